@@ -1,0 +1,1 @@
+"""Celery side of the service: the app, the execute task, handlers and beat jobs."""

@@ -1,0 +1,27 @@
+"""Celery entry point: `celery -A celery_tasks.app worker|beat|flower`.
+
+The app object is the one module-level singleton the house style allows, because `celery -A`
+needs it. Settings are read here, once; clients are made lazily in each worker process.
+"""
+
+from typing import Any
+
+from celery.signals import worker_process_init
+
+from celery_tasks.beat import register_beat
+from celery_tasks.config import make_celery
+from celery_tasks.execute import Executor, register_execute
+from celery_tasks.handlers import registry
+from celery_tasks.runtime import WorkerResources
+from celery_tasks.settings import CelerySettings
+
+settings = CelerySettings.from_env()
+app = make_celery(settings)
+resources = WorkerResources(settings)
+execute = register_execute(app, Executor(resources, registry))
+register_beat(app, resources)
+
+
+@worker_process_init.connect  # type: ignore[untyped-decorator]
+def _reset_after_fork(**_: Any) -> None:
+    resources.reset()

@@ -1,0 +1,56 @@
+"""Periodic jobs run by Celery beat: the reconciler and partition maintenance."""
+
+import logging
+from typing import Any
+
+from celery import Celery
+from celery.schedules import crontab
+
+from celery_tasks.names import ENSURE_PARTITIONS_TASK, MAINTENANCE_QUEUE, RECONCILE_TASK
+from celery_tasks.runtime import WorkerResources
+from db.partitions import ensure_partitions
+from db.reconcile import reconcile
+
+log = logging.getLogger(__name__)
+
+
+def register_beat(app: Celery, resources: WorkerResources) -> None:
+    """Register the periodic tasks and their schedule on `app`."""
+    settings = resources.settings
+
+    @app.task(name=RECONCILE_TASK, ignore_result=True)  # type: ignore[untyped-decorator]
+    def reconcile_task() -> dict[str, Any]:
+        with resources.engine.begin() as conn:
+            report = reconcile(
+                conn,
+                pending_after_s=settings.reconcile_pending_after_s,
+                retrying_grace_s=settings.reconcile_retrying_grace_s,
+                batch=settings.reconcile_batch,
+            )
+        if report.total:
+            log.warning("reconciler moved stuck tasks: %s", report)
+        return vars(report)
+
+    @app.task(name=ENSURE_PARTITIONS_TASK, ignore_result=True)  # type: ignore[untyped-decorator]
+    def ensure_partitions_task() -> list[str]:
+        with resources.engine.begin() as conn:
+            created = ensure_partitions(conn, settings.partitions_ahead_months)
+        if created:
+            log.info("created partitions %s", ", ".join(created))
+        return created
+
+    # Maintenance has its own queue so a deep backlog of tasks cannot starve the reconciler,
+    # which is what rescues that backlog when its messages are lost.
+    options = {"queue": MAINTENANCE_QUEUE, "expires": settings.reconcile_interval_s * 4}
+    app.conf.beat_schedule = {
+        "reconcile": {
+            "task": RECONCILE_TASK,
+            "schedule": settings.reconcile_interval_s,
+            "options": options,
+        },
+        "ensure-partitions": {
+            "task": ENSURE_PARTITIONS_TASK,
+            "schedule": crontab(minute="7", hour="*/6"),
+            "options": {"queue": MAINTENANCE_QUEUE},
+        },
+    }

@@ -1,0 +1,55 @@
+"""Builds a configured Celery app; used by the worker, beat, Flower and (to send) the bridge."""
+
+from typing import Any
+
+from celery import Celery
+from kombu.entity import Queue
+
+from celery_tasks.names import MAINTENANCE_QUEUE, TASKS_QUEUE
+from celery_tasks.settings import CelerySettings
+
+# kombu's Redis transport emulates priorities with one list per step; ten steps give the API's
+# priorities 0-9 each its own list.
+PRIORITY_STEPS = list(range(10))
+
+
+def celery_config(settings: CelerySettings) -> dict[str, Any]:
+    """The Celery configuration of the service (see DESIGN.md, "Processes and data flow")."""
+    return {
+        "broker_url": settings.broker_url,
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {
+            "visibility_timeout": settings.visibility_timeout_s,
+            "queue_order_strategy": "priority",
+            "priority_steps": PRIORITY_STEPS,
+            "sep": ":",
+        },
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_serializer": "json",
+        # PostgreSQL holds each task's outcome; a result backend would be a second truth.
+        "result_backend": None,
+        "task_ignore_result": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_default_queue": TASKS_QUEUE,
+        "task_queues": (Queue(TASKS_QUEUE), Queue(MAINTENANCE_QUEUE)),  # type: ignore[no-untyped-call]
+        "task_default_priority": 4,
+        "task_soft_time_limit": settings.default_soft_time_limit_s,
+        "task_time_limit": settings.default_time_limit_s,
+        "task_send_sent_event": True,
+        "worker_send_task_events": True,
+        # Our own logging setup owns the root logger (issue: correlation ids in every line).
+        "worker_hijack_root_logger": False,
+        "worker_redirect_stdouts": False,
+        "timezone": "UTC",
+        "enable_utc": True,
+    }
+
+
+def make_celery(settings: CelerySettings, name: str = "celery_tasks") -> Celery:
+    """Create a Celery app with the service's configuration; it connects only when used."""
+    app = Celery(name, set_as_current=False)
+    app.conf.update(celery_config(settings))
+    return app

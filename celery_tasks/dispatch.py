@@ -1,0 +1,38 @@
+"""Typed helpers that send the service's Celery tasks by name (used by the bridge and beat)."""
+
+from celery import Celery
+
+from celery_tasks.handlers import registry
+from celery_tasks.names import EXECUTE_TASK, TASKS_QUEUE
+from celery_tasks.registry import Registry
+
+
+def redis_priority(api_priority: int) -> int:
+    """Map the API's priority (9 is most urgent) to kombu's Redis one (0 is served first)."""
+    return 9 - max(0, min(9, api_priority))
+
+
+def send_execute(
+    app: Celery,
+    task_id: str,
+    task_type: str,
+    *,
+    priority: int = 0,
+    correlation_id: str | None = None,
+    handlers: Registry = registry,
+) -> str:
+    """Queue one execution of a task; returns the Celery message id once the broker has it."""
+    soft, hard = None, None
+    if task_type in handlers:
+        handler = handlers.get(task_type)
+        soft, hard = handler.soft_time_limit_s, handler.time_limit_s
+    result = app.send_task(
+        EXECUTE_TASK,
+        args=[task_id],
+        queue=TASKS_QUEUE,
+        priority=redis_priority(priority),
+        headers={"correlation_id": correlation_id} if correlation_id else None,
+        soft_time_limit=soft,
+        time_limit=hard,
+    )
+    return str(result.id)

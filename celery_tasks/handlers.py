@@ -1,0 +1,87 @@
+"""Built-in handlers. Each is a plain function of (payload, context), registered by type name."""
+
+import hashlib
+import json
+import time
+from typing import Any
+
+from celery_tasks.errors import InvalidPayloadError, PermanentError, RetryableError
+from celery_tasks.registry import HandlerContext, Registry
+
+registry = Registry()
+
+MAX_SLEEP_S = 300
+
+
+@registry.handler("process_data")
+def process_data(payload: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """The original design's example action: summarise the payload deterministically.
+
+    The result names the payload's digest (canonical JSON, SHA-256), its fields, and, when the
+    payload has a list of numbers under `data`, their count, sum, minimum, maximum and mean.
+    """
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    result: dict[str, Any] = {
+        "action": payload.get("action", "process_data"),
+        "digest": hashlib.sha256(canonical.encode()).hexdigest(),
+        "fields": sorted(payload),
+        "size_bytes": len(canonical.encode()),
+    }
+    data = payload.get("data")
+    if isinstance(data, list):
+        numbers = [x for x in data if isinstance(x, int | float) and not isinstance(x, bool)]
+        if numbers:
+            result["stats"] = {
+                "count": len(numbers),
+                "sum": sum(numbers),
+                "min": min(numbers),
+                "max": max(numbers),
+                "mean": sum(numbers) / len(numbers),
+            }
+    return result
+
+
+@registry.handler("echo")
+def echo(payload: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """Return the payload unchanged."""
+    return {"echo": payload}
+
+
+def _validate_sleep(payload: dict[str, Any]) -> None:
+    seconds = payload.get("seconds", 1)
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise InvalidPayloadError("'seconds' must be a number")
+    if not 0 <= seconds <= MAX_SLEEP_S:
+        raise InvalidPayloadError(f"'seconds' must be between 0 and {MAX_SLEEP_S}")
+
+
+@registry.handler(
+    "sleep",
+    validate=_validate_sleep,
+    soft_time_limit_s=MAX_SLEEP_S + 30,
+    time_limit_s=MAX_SLEEP_S + 60,
+)
+def sleep(payload: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """Sleep for `seconds` (default 1): a stand-in for slow I/O."""
+    seconds = float(payload.get("seconds", 1))
+    time.sleep(seconds)
+    return {"slept_s": seconds}
+
+
+def _validate_fail(payload: dict[str, Any]) -> None:
+    times = payload.get("times", 0)
+    if isinstance(times, bool) or not isinstance(times, int) or times < 0:
+        raise InvalidPayloadError("'times' must be a non-negative integer")
+    if not isinstance(payload.get("permanent", False), bool):
+        raise InvalidPayloadError("'permanent' must be a boolean")
+
+
+@registry.handler("fail", validate=_validate_fail)
+def fail(payload: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """Fail on purpose: `{"times": n}` fails the first n attempts, `{"permanent": true}` always."""
+    if payload.get("permanent"):
+        raise PermanentError("permanent failure requested by the payload")
+    times = int(payload.get("times", 0))
+    if ctx.attempt <= times:
+        raise RetryableError(f"transient failure {ctx.attempt} of {times} requested by the payload")
+    return {"failed_attempts": times, "succeeded_on_attempt": ctx.attempt}

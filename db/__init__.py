@@ -1,0 +1,1 @@
+"""Database layer: models, engines, queries and migrations. Imports nothing from the project."""

@@ -1,0 +1,195 @@
+"""The worker's writes: claim an attempt, then finish it (complete, retry later, fail + DLT).
+
+The claim is a compare-and-set that increments `attempts` and sets a fresh lease token; every
+finishing write is fenced on that token, so an attempt whose lease was taken over can never
+overwrite the newer attempt's outcome (DESIGN.md, "Execution guarantees").
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from db.ids import created_at_of
+from db.models import TaskStatus, outbox_table, task_effects_table, tasks_table
+from db.tasks_repo import notify_outbox, outbox_row
+from db.topics import DLT_TOPIC
+
+t = tasks_table
+
+CLAIMABLE = (TaskStatus.PENDING.value, TaskStatus.RETRYING.value)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One attempt of a task, owned by whoever holds `lease_token`."""
+
+    task_id: uuid.UUID
+    created_at: datetime
+    type: str
+    payload: dict[str, Any]
+    attempt: int
+    max_attempts: int
+    lease_token: uuid.UUID
+    correlation_id: str | None
+    priority: int
+
+    @property
+    def is_last_attempt(self) -> bool:
+        """Whether a failure of this attempt spends the task's attempts."""
+        return self.attempt >= self.max_attempts
+
+
+def _key(task_id: uuid.UUID) -> sa.ColumnElement[bool]:
+    return sa.and_(t.c.id == task_id, t.c.created_at == created_at_of(task_id))
+
+
+def claim_task(conn: sa.Connection, task_id: uuid.UUID, lease_s: float) -> Claim | None:
+    """Start a new attempt if the task is claimable; None when it is not (duplicate delivery)."""
+    now = sa.func.now()
+    claimable = sa.or_(
+        t.c.status.in_(CLAIMABLE),
+        # A PROCESSING row whose lease ran out belongs to a worker that died mid-attempt.
+        sa.and_(t.c.status == TaskStatus.PROCESSING.value, t.c.lease_expires_at < now),
+    )
+    token = uuid.uuid4()
+    stmt = (
+        sa.update(t)
+        .where(_key(task_id), claimable, t.c.attempts < t.c.max_attempts, ~t.c.cancel_requested)
+        .values(
+            status=TaskStatus.PROCESSING.value,
+            attempts=t.c.attempts + 1,
+            lease_token=token,
+            lease_expires_at=now + timedelta(seconds=lease_s),
+            started_at=sa.func.coalesce(t.c.started_at, now),
+            next_attempt_at=None,
+            updated_at=now,
+        )
+        .returning(
+            t.c.type, t.c.payload, t.c.attempts, t.c.max_attempts, t.c.correlation_id, t.c.priority
+        )
+    )
+    row = conn.execute(stmt).first()
+    if row is None:
+        return None
+    return Claim(
+        task_id=task_id,
+        created_at=created_at_of(task_id),
+        type=row.type,
+        payload=row.payload,
+        attempt=row.attempts,
+        max_attempts=row.max_attempts,
+        lease_token=token,
+        correlation_id=row.correlation_id,
+        priority=row.priority,
+    )
+
+
+def complete_task(
+    conn: sa.Connection, claim: Claim, result: dict[str, Any] | None, effect: dict[str, Any]
+) -> bool:
+    """Store COMPLETED and the handler's side effect; False when the lease was lost."""
+    stmt = (
+        sa.update(t)
+        .where(_key(claim.task_id), t.c.lease_token == claim.lease_token)
+        .where(t.c.status == TaskStatus.PROCESSING.value)
+        .values(
+            status=TaskStatus.COMPLETED.value,
+            result=result,
+            finished_at=sa.func.now(),
+            updated_at=sa.func.now(),
+            lease_token=None,
+            lease_expires_at=None,
+            last_error=None,
+            error_type=None,
+        )
+    )
+    if conn.execute(stmt).rowcount != 1:
+        return False
+    conn.execute(
+        sa.insert(task_effects_table).values(
+            task_id=claim.task_id, attempt=claim.attempt, effect=effect
+        )
+    )
+    return True
+
+
+def schedule_retry(
+    conn: sa.Connection, claim: Claim, error: str, error_type: str, delay_s: float
+) -> bool:
+    """Store RETRYING with the error and the next attempt's time; False when the lease was lost."""
+    stmt = (
+        sa.update(t)
+        .where(_key(claim.task_id), t.c.lease_token == claim.lease_token)
+        .where(t.c.status == TaskStatus.PROCESSING.value)
+        .values(
+            status=TaskStatus.RETRYING.value,
+            last_error=error,
+            error_type=error_type,
+            next_attempt_at=sa.func.now() + timedelta(seconds=delay_s),
+            updated_at=sa.func.now(),
+            lease_token=None,
+            lease_expires_at=None,
+        )
+    )
+    return conn.execute(stmt).rowcount == 1
+
+
+def fail_task(
+    conn: sa.Connection,
+    task_id: uuid.UUID,
+    lease_token: uuid.UUID | None,
+    error: str,
+    error_type: str,
+) -> bool:
+    """Store FAILED and queue the DLT record in the same transaction; False when fenced out.
+
+    `lease_token` is the attempt's token; the reconciler passes the token it read from a row
+    whose lease expired, so a concurrent new attempt still wins.
+    """
+    fence = t.c.lease_token == lease_token if lease_token else t.c.lease_token.is_(None)
+    stmt = (
+        sa.update(t)
+        .where(_key(task_id), fence)
+        .where(t.c.status.in_([*CLAIMABLE, TaskStatus.PROCESSING.value]))
+        .values(
+            status=TaskStatus.FAILED.value,
+            last_error=error,
+            error_type=error_type,
+            finished_at=sa.func.now(),
+            updated_at=sa.func.now(),
+            lease_token=None,
+            lease_expires_at=None,
+            next_attempt_at=None,
+        )
+        .returning(t)
+    )
+    row = conn.execute(stmt).mappings().first()
+    if row is None:
+        return False
+    conn.execute(sa.insert(outbox_table).values(**dlt_outbox_row(dict(row))))
+    notify_outbox(conn)
+    return True
+
+
+def dlt_outbox_row(task: dict[str, Any]) -> dict[str, Any]:
+    """The outbox row of a FAILED task's `tasks-dlt` record."""
+    failed_at = task.get("finished_at") or datetime.now(UTC)
+    value = {
+        "id": str(task["id"]),
+        "created_at": task["created_at"].isoformat(),
+        "type": task["type"],
+        "payload": task["payload"],
+        "priority": task["priority"],
+        "tenant": task["tenant"],
+        "error": task["last_error"],
+        "error_type": task["error_type"],
+        "attempts": task["attempts"],
+        "max_attempts": task["max_attempts"],
+        "redrive_count": task["redrive_count"],
+        "failed_at": failed_at.isoformat(),
+        "correlation_id": task["correlation_id"],
+    }
+    return outbox_row(DLT_TOPIC, task["id"], value, task["correlation_id"])

@@ -1,0 +1,94 @@
+"""SQLAlchemy models of the task store. The schema itself is owned by the Alembic migrations."""
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class TaskStatus(enum.StrEnum):
+    """Lifecycle of a task; see DESIGN.md, "Task model"."""
+
+    SCHEDULED = "SCHEDULED"
+    PENDING = "PENDING"
+    PROCESSING = "PROCESSING"
+    RETRYING = "RETRYING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+ACTIVE_STATUSES = (
+    TaskStatus.SCHEDULED,
+    TaskStatus.PENDING,
+    TaskStatus.PROCESSING,
+    TaskStatus.RETRYING,
+)
+TERMINAL_STATUSES = (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the task store."""
+
+
+class Task(Base):
+    """One submitted task; range-partitioned by `created_at` (monthly)."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), primary_key=True)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    type: Mapped[str] = mapped_column(sa.Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    priority: Mapped[int] = mapped_column(sa.SmallInteger, default=0)
+    run_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    max_attempts: Mapped[int] = mapped_column(sa.Integer)
+    status: Mapped[str] = mapped_column(sa.Text)
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    lease_token: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    error_type: Mapped[str | None] = mapped_column(sa.Text)
+    started_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    correlation_id: Mapped[str | None] = mapped_column(sa.Text)
+    tenant: Mapped[str | None] = mapped_column(sa.Text)
+    idempotency_key: Mapped[str | None] = mapped_column(sa.Text)
+    redrive_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    cancel_requested: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+
+
+class Outbox(Base):
+    """A Kafka record waiting to be published; the relay deletes it once Kafka acknowledged it."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(always=True), primary_key=True)
+    topic: Mapped[str] = mapped_column(sa.Text)
+    key: Mapped[str] = mapped_column(sa.Text)
+    value: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    headers: Mapped[dict[str, str]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class TaskEffect(Base):
+    """A handler's side effect, written in the completion transaction (proves at-most-once)."""
+
+    __tablename__ = "task_effects"
+
+    task_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    attempt: Mapped[int] = mapped_column(sa.Integer)
+    effect: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+tasks_table: sa.Table = Task.__table__  # type: ignore[assignment]
+outbox_table: sa.Table = Outbox.__table__  # type: ignore[assignment]
+task_effects_table: sa.Table = TaskEffect.__table__  # type: ignore[assignment]

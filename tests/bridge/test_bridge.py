@@ -1,0 +1,118 @@
+"""The bridge against a real Kafka broker and a real Redis Celery broker."""
+
+import json
+import time
+import uuid
+
+from confluent_kafka import OFFSET_INVALID, Consumer, Producer, TopicPartition
+
+from bridge.consumer import Bridge, make_consumer
+from bridge.records import TaskRecord
+from bridge.settings import BridgeSettings
+from celery_tasks.config import make_celery
+from celery_tasks.dispatch import send_execute
+from celery_tasks.settings import CelerySettings
+from db.ids import uuid7
+from tests.conftest import KAFKA, TEST_BROKER_URL
+
+
+def _produce(topic: str, count: int) -> list[str]:
+    producer = Producer({"bootstrap.servers": KAFKA, "enable.idempotence": True, "acks": "all"})
+    ids = []
+    for i in range(count):
+        task_id = str(uuid7())
+        ids.append(task_id)
+        value = json.dumps({"id": task_id, "type": "echo", "priority": i % 10})
+        producer.produce(topic, key=task_id, value=value, headers=[("correlation_id", b"c-%d" % i)])
+    assert producer.flush(20) == 0
+    return ids
+
+
+def _settings(topic: str, group: str) -> BridgeSettings:
+    return BridgeSettings(bootstrap_servers=KAFKA, topic=topic, group_id=group, batch_size=50)
+
+
+def _dispatcher(broker_url: str):
+    app = make_celery(CelerySettings(broker_url=broker_url))
+
+    def dispatch(record: TaskRecord) -> str:
+        return send_execute(
+            app,
+            record.task_id,
+            record.type,
+            priority=record.priority,
+            correlation_id=record.correlation_id,
+        )
+
+    return dispatch
+
+
+def _run_until(bridge: Bridge, done, timeout_s: float = 30.0) -> None:
+    bridge.subscribe()
+    deadline = time.monotonic() + timeout_s
+    while not done() and time.monotonic() < deadline:
+        bridge.process_batch()
+
+
+def _committed(topic: str, group: str, partitions: int = 4) -> list[int]:
+    consumer = Consumer({"bootstrap.servers": KAFKA, "group.id": group})
+    offsets = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+    consumer.close()
+    return [tp.offset for tp in offsets]
+
+
+def _queued_task_ids(broker) -> list[str]:
+    ids = []
+    for key in broker.keys("tasks*"):
+        for raw in broker.lrange(key, 0, -1):
+            message = json.loads(raw)
+            ids.append(message["headers"]["argsrepr"].strip("[]'\""))
+    return ids
+
+
+def test_bridge_dispatches_every_record_then_commits_offsets(topic, test_broker):
+    ids = _produce(topic, 40)
+    group = f"it-{uuid.uuid4().hex}"
+    settings = _settings(topic, group)
+    bridge = Bridge(make_consumer(settings), _dispatcher(TEST_BROKER_URL), settings)
+    _run_until(bridge, lambda: len(_queued_task_ids(test_broker)) >= 40)
+    bridge.consumer.close()
+    assert sorted(_queued_task_ids(test_broker)) == sorted(ids)
+    assert sum(_committed(topic, group)) == 40
+
+
+def test_bridge_stores_no_offset_when_celery_rejects_and_redelivers_later(topic, test_broker):
+    ids = _produce(topic, 12)
+    group = f"it-{uuid.uuid4().hex}"
+    settings = _settings(topic, group)
+    # Nothing listens on port 1: every Celery publish fails, like a broker outage.
+    failing = Bridge(make_consumer(settings), _dispatcher("redis://127.0.0.1:1/0"), settings)
+    failing.subscribe()
+    deferred = 0
+    deadline = time.monotonic() + 30
+    while deferred == 0 and time.monotonic() < deadline:
+        deferred += failing.process_batch().deferred
+    failing.consumer.close()
+    assert deferred > 0
+    assert all(offset == OFFSET_INVALID for offset in _committed(topic, group))
+
+    working = Bridge(make_consumer(settings), _dispatcher(TEST_BROKER_URL), settings)
+    _run_until(working, lambda: len(_queued_task_ids(test_broker)) >= 12)
+    working.consumer.close()
+    assert sorted(_queued_task_ids(test_broker)) == sorted(ids)
+    assert sum(_committed(topic, group)) == 12
+
+
+def test_undecodable_record_is_skipped_and_committed(topic, test_broker):
+    producer = Producer({"bootstrap.servers": KAFKA})
+    producer.produce(topic, key="k", value=b"not json", partition=0)
+    good = str(uuid7())
+    producer.produce(topic, key=good, value=json.dumps({"id": good, "type": "echo"}), partition=0)
+    assert producer.flush(10) == 0
+    group = f"it-{uuid.uuid4().hex}"
+    settings = _settings(topic, group)
+    bridge = Bridge(make_consumer(settings), _dispatcher(TEST_BROKER_URL), settings)
+    _run_until(bridge, lambda: len(_queued_task_ids(test_broker)) >= 1)
+    bridge.consumer.close()
+    assert _queued_task_ids(test_broker) == [good]
+    assert _committed(topic, group)[0] == 2

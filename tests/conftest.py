@@ -1,0 +1,89 @@
+"""Shared fixtures. Integration tests use the real services of the local stack
+(`ops/stack.sh up`); when one is missing they fail, they never skip."""
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from confluent_kafka.admin import AdminClient, NewTopic
+from redis import Redis
+
+from db.engine import make_engine
+from db.migrate import upgrade
+
+STACK_DATABASE_URL = os.environ.get(
+    "DATABASE_URL", "postgresql+psycopg://tasks:tasks@127.0.0.1:5432/tasks"
+)
+KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Integration tests get a database and a Redis database of their own, so the running stack's
+# relay and workers never see their rows or messages.
+TEST_DATABASE = "tasks_it"
+TEST_BROKER_URL = "redis://127.0.0.1:6379/5"
+
+
+def _admin_conninfo(url: str) -> str:
+    return sa.engine.make_url(url).set(drivername="postgresql").render_as_string(False)
+
+
+@pytest.fixture(scope="session")
+def it_database_url() -> str:
+    """URL of the integration-test database, created and migrated once per session."""
+    base = sa.engine.make_url(STACK_DATABASE_URL)
+    with psycopg.connect(_admin_conninfo(STACK_DATABASE_URL), autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (TEST_DATABASE,)
+        ).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{TEST_DATABASE}"')
+    url = base.set(database=TEST_DATABASE).render_as_string(hide_password=False)
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(it_database_url: str) -> Iterator[sa.Engine]:
+    eng = make_engine(it_database_url, app_name="tests")
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def clean_outbox(engine: sa.Engine) -> Iterator[None]:
+    """Start and end the test with an empty outbox in the test database."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM outbox"))
+    yield
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM outbox"))
+
+
+@pytest.fixture(scope="session")
+def kafka_admin() -> AdminClient:
+    return AdminClient({"bootstrap.servers": KAFKA})
+
+
+@pytest.fixture
+def topic(kafka_admin: AdminClient) -> Iterator[str]:
+    """A fresh 4-partition topic for one test, deleted afterwards."""
+    name = f"it-{uuid.uuid4().hex[:12]}"
+    for future in kafka_admin.create_topics(
+        [NewTopic(name, num_partitions=4, replication_factor=1)], operation_timeout=30
+    ).values():
+        future.result(timeout=30)
+    yield name
+    for future in kafka_admin.delete_topics([name], operation_timeout=30).values():
+        future.result(timeout=30)
+
+
+@pytest.fixture
+def test_broker() -> Iterator[Redis]:
+    """The Redis database the integration tests use as a Celery broker, emptied around each."""
+    client = Redis.from_url(TEST_BROKER_URL)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()

@@ -1,0 +1,70 @@
+"""End-to-end fixtures: the whole running stack (`ops/stack.sh up`), driven over HTTP."""
+
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+API = os.environ.get("API_URL", "http://127.0.0.1:8080")
+REPO = Path(__file__).resolve().parents[2]
+TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
+
+
+def stack(*args: str) -> None:
+    """Run `ops/stack.sh ARGS` (fault injection: stop and start a component)."""
+    subprocess.run([str(REPO / "ops" / "stack.sh"), *args], check=True, timeout=180)
+
+
+@pytest.fixture(scope="session")
+def api() -> str:
+    """Base URL of the running API; fails (never skips) when the stack is not up."""
+    response = requests.get(f"{API}/readyz", timeout=10)
+    assert response.status_code == 200, f"stack not ready: {response.text}"
+    return API
+
+
+@pytest.fixture
+def http() -> Iterable[requests.Session]:
+    with requests.Session() as session:
+        yield session
+
+
+def submit(session: requests.Session, body: dict[str, Any], **headers: str) -> dict[str, Any]:
+    response = session.post(f"{API}/api/tasks", json=body, headers=headers, timeout=30)
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+def get(session: requests.Session, task_id: str) -> dict[str, Any]:
+    response = session.get(f"{API}/api/tasks/{task_id}", timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def wait_for(
+    session: requests.Session,
+    task_ids: list[str],
+    done: Callable[[dict[str, Any]], bool] = lambda t: t["status"] in TERMINAL,
+    timeout_s: float = 60.0,
+) -> dict[str, dict[str, Any]]:
+    """Poll until every task satisfies `done`; returns the last view of each."""
+    deadline = time.monotonic() + timeout_s
+    views: dict[str, dict[str, Any]] = {}
+    waiting = list(task_ids)
+    while waiting and time.monotonic() < deadline:
+        still = []
+        for task_id in waiting:
+            view = get(session, task_id)
+            views[task_id] = view
+            if not done(view):
+                still.append(task_id)
+        waiting = still
+        if waiting:
+            time.sleep(0.25)
+    assert not waiting, f"{len(waiting)} tasks not done, e.g. {views[waiting[0]]}"
+    return views

@@ -1,0 +1,135 @@
+"""`taskctl`: the operator's command line (console script from pyproject.toml)."""
+
+import json
+import sys
+import time
+from typing import Any
+
+import click
+import sqlalchemy as sa
+
+from celery_tasks.handlers import registry
+from db import migrate as db_migrate
+from db.engine import make_engine
+from db.ids import parse_task_id
+from db.partitions import ensure_partitions, list_partitions
+from db.tasks_repo import get_task, insert_tasks
+from webapp.kafka import ensure_topics, make_admin
+from webapp.settings import WebSettings
+from webapp.validation import Limits, correlation_id_from, parse_submission
+from webapp.views import task_view
+
+
+def _wait_for_database(url: str, timeout_s: float) -> None:
+    engine = make_engine(url, pool_size=1)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            try:
+                with engine.connect() as conn:
+                    conn.execute(sa.text("SELECT 1"))
+            except sa.exc.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+            else:
+                return
+    finally:
+        engine.dispose()
+
+
+@click.group()
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Operate the task service: migrations, topics, partitions, tasks."""
+    ctx.obj = WebSettings.from_env()
+
+
+@main.command()
+@click.option("--wait-s", default=60.0, show_default=True, help="Wait this long for PostgreSQL.")
+@click.pass_obj
+def migrate(settings: WebSettings, wait_s: float) -> None:
+    """Apply the database migrations (idempotent)."""
+    _wait_for_database(settings.database_url, wait_s)
+    db_migrate.upgrade(settings.database_url)
+    click.echo("migrations applied")
+
+
+@main.group()
+def topics() -> None:
+    """Kafka topics of the service."""
+
+
+@topics.command("ensure")
+@click.option("--wait-s", default=60.0, show_default=True, help="Wait this long for Kafka.")
+@click.pass_obj
+def topics_ensure(settings: WebSettings, wait_s: float) -> None:
+    """Create the `tasks` and `tasks-dlt` topics when missing (idempotent)."""
+    created = ensure_topics(make_admin(settings.kafka_bootstrap_servers), wait_s=wait_s)
+    click.echo(f"created topics: {', '.join(created)}" if created else "topics already exist")
+
+
+@main.group()
+def partitions() -> None:
+    """Monthly partitions of the tasks table."""
+
+
+@partitions.command("ensure")
+@click.option("--ahead", default=3, show_default=True, help="Months to create ahead.")
+@click.pass_obj
+def partitions_ensure(settings: WebSettings, ahead: int) -> None:
+    """Create the partitions of this month and the next AHEAD months (idempotent)."""
+    engine = make_engine(settings.database_url, pool_size=1)
+    with engine.begin() as conn:
+        created = ensure_partitions(conn, ahead)
+        names = [p.name for p in list_partitions(conn)]
+    engine.dispose()
+    click.echo(f"created: {', '.join(created) or 'none'}; partitions: {', '.join(names)}")
+
+
+@main.command()
+@click.argument("task_type")
+@click.option("--payload", default="{}", show_default=True, help="JSON object.")
+@click.option("--priority", default=0, show_default=True)
+@click.option("--max-attempts", type=int, default=None)
+@click.option("--correlation-id", default=None)
+@click.pass_obj
+def submit(  # noqa: PLR0917 - click passes every option positionally by name.
+    settings: WebSettings,
+    task_type: str,
+    payload: str,
+    priority: int,
+    max_attempts: int | None,
+    correlation_id: str | None,
+) -> None:
+    """Submit a task directly to the database (same validation as the API)."""
+    body: dict[str, Any] = {"type": task_type, "payload": payload, "priority": priority}
+    if max_attempts is not None:
+        body["max_attempts"] = max_attempts
+    limits = Limits(settings.default_max_attempts, settings.max_attempts_limit)
+    new = parse_submission(
+        body, registry, limits, correlation_id=correlation_id_from(correlation_id)
+    )
+    engine = make_engine(settings.database_url, pool_size=1)
+    with engine.begin() as conn:
+        (task,) = insert_tasks(conn, [new])
+    engine.dispose()
+    click.echo(json.dumps({"id": str(task.id), "status": task.status.value}))
+
+
+@main.command()
+@click.argument("task_id")
+@click.pass_obj
+def get(settings: WebSettings, task_id: str) -> None:
+    """Print one task as JSON."""
+    parsed = parse_task_id(task_id)
+    if parsed is None:
+        raise click.BadParameter("not a task id", param_hint="TASK_ID")
+    engine = make_engine(settings.database_url, pool_size=1)
+    with engine.connect() as conn:
+        row = get_task(conn, parsed)
+    engine.dispose()
+    if row is None:
+        click.echo(f"no task {task_id}", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(task_view(row), indent=2))

@@ -1,0 +1,52 @@
+"""application/problem+json responses (RFC 9457), and the handlers that produce them."""
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, g, json, request
+from werkzeug.exceptions import HTTPException
+
+from webapp.errors import ApiError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_TYPE_BASE = "https://taskservice.dev/problems/"
+
+
+def problem(status: int, title: str, detail: str, slug: str, **extra: Any) -> Response:
+    """Build a problem+json response; every error the API returns goes through here."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.path,
+    }
+    correlation_id = g.get("correlation_id")
+    if correlation_id:
+        body["correlation_id"] = correlation_id
+    body.update(extra)
+    response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers that turn every error into a problem response."""
+
+    @app.errorhandler(ApiError)
+    def on_api_error(err: ApiError) -> Response:
+        return problem(err.status, err.title, err.detail, err.slug, **err.extra)
+
+    @app.errorhandler(HTTPException)
+    def on_http_error(err: HTTPException) -> Response:
+        status = err.code or 500
+        slug = (err.name or "error").lower().replace(" ", "-")
+        response = problem(status, err.name or "Error", err.description or "", slug)
+        if status == 405 and err.get_response().headers.get("Allow"):
+            response.headers["Allow"] = err.get_response().headers["Allow"]
+        return response
+
+    @app.errorhandler(Exception)
+    def on_unexpected(err: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem(500, "Internal Server Error", "an unexpected error occurred", "internal")

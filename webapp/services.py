@@ -1,0 +1,55 @@
+"""The clients one API process uses, made lazily (after gunicorn forks) and kept on the app."""
+
+import threading
+
+from confluent_kafka.admin import AdminClient
+from flask import Flask, current_app
+from redis import Redis
+
+from celery_tasks.registry import Registry
+from db.engine import Engines, make_engines
+from webapp.kafka import make_admin
+from webapp.settings import WebSettings
+from webapp.validation import Limits
+
+EXTENSION = "taskservice"
+
+
+class Services:
+    """Engines, Redis and the Kafka admin client of one API process."""
+
+    def __init__(self, settings: WebSettings, handlers: Registry) -> None:
+        self.settings = settings
+        self.handlers = handlers
+        self.limits = Limits(settings.default_max_attempts, settings.max_attempts_limit)
+        # Engines connect on first use only, so building them here opens nothing.
+        self.engines: Engines = make_engines(
+            settings.database_url, settings.database_replica_url, app_name="api"
+        )
+        self.redis = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        self._admin: AdminClient | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def kafka_admin(self) -> AdminClient:
+        """The Kafka admin client (readiness checks), created on first use."""
+        with self._lock:
+            if self._admin is None:
+                self._admin = make_admin(self.settings.kafka_bootstrap_servers)
+            return self._admin
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self.engines.dispose()
+        self.redis.close()
+
+
+def init_app(app: Flask, services: Services) -> None:
+    """Attach `services` to `app`."""
+    app.extensions[EXTENSION] = services
+
+
+def services() -> Services:
+    """The services of the current app."""
+    found: Services = current_app.extensions[EXTENSION]
+    return found
