@@ -21,8 +21,9 @@ KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 # Integration tests get a database and a Redis database of their own, so the running stack's
 # relay and workers never see their rows or messages.
-TEST_DATABASE = "tasks_it"
-TEST_BROKER_URL = "redis://127.0.0.1:6379/5"
+# TEST_DATABASE / TEST_BROKER_DB let two checkouts run their integration tests side by side.
+TEST_DATABASE = os.environ.get("TEST_DATABASE", "tasks_it")
+TEST_BROKER_URL = f"redis://127.0.0.1:6379/{os.environ.get('TEST_BROKER_DB', '5')}"
 
 
 def _admin_conninfo(url: str) -> str:
