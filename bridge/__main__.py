@@ -12,14 +12,15 @@ from bridge.records import TaskRecord
 from bridge.settings import BridgeSettings
 from celery_tasks.config import make_celery
 from celery_tasks.dispatch import send_execute
-from celery_tasks.settings import CelerySettings
+from celery_tasks.logsetup import configure_logging
+from celery_tasks.settings import CelerySettings, LogSettings
 
 log = logging.getLogger("bridge")
 
 
 def main() -> None:
     """Run the bridge until SIGTERM."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(LogSettings.from_env(), service="bridge")
     settings = BridgeSettings.from_env()
     celery = make_celery(CelerySettings.from_env())
     stop = threading.Event()
@@ -40,7 +41,7 @@ def main() -> None:
             correlation_id=record.correlation_id,
         )
 
-    start_http_server(settings.metrics_port, addr="127.0.0.1")
+    start_http_server(settings.metrics_port, addr=settings.metrics_address)
     bridge = Bridge(make_consumer(settings), dispatch, settings)
     log.info("bridge consuming %s as group %s", settings.topic, settings.group_id)
     bridge.run(stop.is_set)

@@ -10,8 +10,10 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from bridge import metrics
 from bridge.errors import ConsumerFatalError, RecordDecodeError
+from bridge.lag import LagRecorder
 from bridge.records import TaskRecord, decode_record
 from bridge.settings import BridgeSettings
+from celery_tasks.logsetup import log_context
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +22,7 @@ Dispatch = Callable[[TaskRecord], object]
 
 def make_consumer(settings: BridgeSettings) -> Consumer:
     """Create the bridge's Kafka consumer (not yet subscribed)."""
-    return Consumer(settings.consumer_config())
+    return Consumer({**settings.consumer_config(), "stats_cb": LagRecorder(settings.topic)})
 
 
 class Handled(enum.Enum):
@@ -107,8 +109,15 @@ class Bridge:
             metrics.RECORDS_CONSUMED.labels("undecodable").inc()
             self.consumer.store_offsets(message=msg)
             return Handled.SKIPPED
+        with log_context(
+            correlation_id=record.correlation_id, task_id=record.task_id, task_type=record.type
+        ):
+            return self._dispatch(msg, record)
+
+    def _dispatch(self, msg: Message, record: TaskRecord) -> Handled:
+        """Hand one decoded record to Celery; put the partition back when Celery refuses."""
         try:
-            self.dispatch(record)
+            message_id = self.dispatch(record)
         except Exception as err:  # noqa: BLE001 - any broker failure defers the partition.
             log.warning(
                 "Celery did not take task %s (%s); will retry from offset %s",
@@ -123,6 +132,14 @@ class Bridge:
             return Handled.DEFERRED
         self.consumer.store_offsets(message=msg)
         metrics.RECORDS_CONSUMED.labels("dispatched").inc()
+        log.info(
+            "task %s queued for Celery as message %s from %s[%s]@%s",
+            record.task_id,
+            message_id,
+            msg.topic(),
+            msg.partition(),
+            msg.offset(),
+        )
         _, ts_ms = msg.timestamp()
         if ts_ms > 0:
             metrics.DISPATCH_LATENCY.observe(max(time.time() - ts_ms / 1000, 0.0))

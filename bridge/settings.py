@@ -18,6 +18,10 @@ class BridgeSettings:
     poll_timeout_s: float = 1.0
     retry_backoff_s: float = 1.0
     metrics_port: int = 9102
+    # 0.0.0.0 in a container, so Prometheus in another container can scrape it.
+    metrics_address: str = "127.0.0.1"
+    # How often librdkafka reports statistics, from which the per-partition lag gauge comes.
+    stats_interval_ms: int = 5000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "BridgeSettings":
@@ -29,6 +33,8 @@ class BridgeSettings:
             group_id=env.get("BRIDGE_GROUP_ID", d.group_id),
             batch_size=int(env.get("BRIDGE_BATCH_SIZE", d.batch_size)),
             metrics_port=int(env.get("BRIDGE_METRICS_PORT", d.metrics_port)),
+            metrics_address=env.get("BRIDGE_METRICS_ADDRESS", d.metrics_address),
+            stats_interval_ms=int(env.get("BRIDGE_STATS_INTERVAL_MS", d.stats_interval_ms)),
         )
 
     def consumer_config(self) -> dict[str, object]:
@@ -46,4 +52,5 @@ class BridgeSettings:
             "partition.assignment.strategy": "cooperative-sticky",
             "session.timeout.ms": 30000,
             "max.poll.interval.ms": 300000,
+            "statistics.interval.ms": self.stats_interval_ms,
         }

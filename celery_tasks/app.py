@@ -4,6 +4,7 @@ The app object is the one module-level singleton the house style allows, because
 needs it. Settings are read here, once; clients are made lazily in each worker process.
 """
 
+import sys
 from typing import Any
 
 from celery.signals import worker_process_init
@@ -12,14 +13,19 @@ from celery_tasks.beat import register_beat
 from celery_tasks.config import make_celery
 from celery_tasks.execute import Executor, register_execute
 from celery_tasks.handlers import registry
+from celery_tasks.logsetup import service_from_argv
+from celery_tasks.observability import install as install_observability
 from celery_tasks.runtime import WorkerResources
-from celery_tasks.settings import CelerySettings
+from celery_tasks.settings import CelerySettings, LogSettings, WorkerMetricsSettings
 
 settings = CelerySettings.from_env()
 app = make_celery(settings)
 resources = WorkerResources(settings)
 execute = register_execute(app, Executor(resources, registry))
 register_beat(app, resources)
+install_observability(
+    LogSettings.from_env(), WorkerMetricsSettings.from_env(), service_from_argv(sys.argv)
+)
 
 
 @worker_process_init.connect  # type: ignore[untyped-decorator]

@@ -6,10 +6,17 @@ from typing import Any
 from celery import Celery
 from celery.schedules import crontab
 
-from celery_tasks.names import ENSURE_PARTITIONS_TASK, MAINTENANCE_QUEUE, RECONCILE_TASK
+from celery_tasks.names import (
+    ENSURE_PARTITIONS_TASK,
+    MAINTENANCE_QUEUE,
+    PRUNE_PARTITIONS_TASK,
+    RECONCILE_TASK,
+)
 from celery_tasks.runtime import WorkerResources
-from db.partitions import ensure_partitions
+from celery_tasks.scheduling import register_scheduling
+from db.partitions import default_partition_rows, ensure_partitions
 from db.reconcile import reconcile
+from db.retention import prune_partitions
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +42,22 @@ def register_beat(app: Celery, resources: WorkerResources) -> None:
     def ensure_partitions_task() -> list[str]:
         with resources.engine.begin() as conn:
             created = ensure_partitions(conn, settings.partitions_ahead_months)
+            stray = default_partition_rows(conn)
         if created:
             log.info("created partitions %s", ", ".join(created))
+        # The relay's queue-health collector exports the count (tasks_in_default_partition);
+        # the daily job only says so in the log.
+        if stray:
+            log.warning("default partition holds %d task row(s) outside every month", stray)
         return created
+
+    @app.task(name=PRUNE_PARTITIONS_TASK, ignore_result=True)  # type: ignore[untyped-decorator]
+    def prune_partitions_task() -> list[str]:
+        report = prune_partitions(resources.engine, settings.retention_months)
+        if report.refused:
+            # Each refusal was already logged by name; the run still dropped what it could.
+            log.error("prune refused %d partition(s) holding active tasks", len(report.refused))
+        return report.dropped
 
     # Maintenance has its own queue so a deep backlog of tasks cannot starve the reconciler,
     # which is what rescues that backlog when its messages are lost.
@@ -53,4 +73,11 @@ def register_beat(app: Celery, resources: WorkerResources) -> None:
             "schedule": crontab(minute="7", hour="*/6"),
             "options": {"queue": MAINTENANCE_QUEUE},
         },
+        "prune-partitions": {
+            "task": PRUNE_PARTITIONS_TASK,
+            "schedule": crontab(minute="37", hour="3"),
+            "options": {"queue": MAINTENANCE_QUEUE},
+        },
     }
+    # Dispatch of scheduled tasks and the idempotency-key purge (celery_tasks/scheduling.py).
+    app.conf.beat_schedule.update(register_scheduling(app, resources))

@@ -3,7 +3,7 @@
 from celery import Celery
 
 from celery_tasks.handlers import registry
-from celery_tasks.names import EXECUTE_TASK, TASKS_QUEUE
+from celery_tasks.names import CORRELATION_HEADER, EXECUTE_TASK, TASKS_QUEUE
 from celery_tasks.registry import Registry
 
 
@@ -31,7 +31,7 @@ def send_execute(
         args=[task_id],
         queue=TASKS_QUEUE,
         priority=redis_priority(priority),
-        headers={"correlation_id": correlation_id} if correlation_id else None,
+        headers={CORRELATION_HEADER: correlation_id} if correlation_id else None,
         soft_time_limit=soft,
         time_limit=hard,
     )

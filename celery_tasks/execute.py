@@ -6,18 +6,34 @@ import uuid
 from typing import Any, TypeAlias
 
 import redis.exceptions
+import sqlalchemy as sa
 import sqlalchemy.exc
 from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from celery_tasks import metrics
+from celery_tasks import logsetup, metrics
 from celery_tasks.backoff import retry_delay_s
 from celery_tasks.errors import HandlerTimeoutError, RetryableError
 from celery_tasks.names import EXECUTE_TASK
+from celery_tasks.ownership import (
+    break_lock_of_dead_owner,
+    is_dead_local_owner,
+    lock_token,
+    owner_id,
+)
 from celery_tasks.registry import HandlerContext, Registry
 from celery_tasks.runtime import WorkerResources
-from db.execution import Claim, claim_task, complete_task, fail_task, schedule_retry
+from db.execution import (
+    Claim,
+    cancel_if_requested,
+    claim_task,
+    complete_task,
+    fail_task,
+    schedule_retry,
+    task_state,
+)
 from db.ids import parse_task_id
+from db.models import TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +54,7 @@ RETRYABLE_HANDLER_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 MAX_ERROR_CHARS = 2000
+WORKER_LOST = "WorkerLostError"
 AnyTask: TypeAlias = "Task[Any, Any]"
 
 
@@ -65,15 +82,21 @@ class Executor:
         timelimit = task.request.timelimit or (None, None)
         hard_limit_s = timelimit[0] or self.settings.default_time_limit_s
         lease_s = float(hard_limit_s + self.settings.lease_grace_s)
-        lock = self.resources.redis.lock(
-            f"taskservice:lock:{parsed}", timeout=lease_s, blocking=False
-        )
-        if not lock.acquire():
+        owner = owner_id()
+        name = f"taskservice:lock:{parsed}"
+        redis_client = self.resources.redis
+        lock = redis_client.lock(name, timeout=lease_s, blocking=False)
+        token = lock_token(owner, uuid.uuid4().hex)
+        acquired = bool(lock.acquire(token=token))
+        if not acquired and break_lock_of_dead_owner(redis_client, name):
+            log.warning("task %s: lock holder died on this host; lock broken", parsed)
+            acquired = bool(lock.acquire(token=token))
+        if not acquired:
             log.info("task %s is being run by another worker; duplicate ignored", parsed)
             metrics.TASK_DUPLICATES.labels("locked").inc()
             return {"status": "locked"}
         try:
-            return self.attempt(task, parsed, lease_s)
+            return self.attempt(task, parsed, lease_s, owner)
         finally:
             try:
                 lock.release()
@@ -82,14 +105,20 @@ class Executor:
                 # whether its outcome counted, so this is worth a warning, not a retry.
                 log.warning("lock of task %s had expired before release", parsed)
 
-    def attempt(self, task: AnyTask, task_id: uuid.UUID, lease_s: float) -> dict[str, Any]:
+    def attempt(
+        self, task: AnyTask, task_id: uuid.UUID, lease_s: float, owner: str
+    ) -> dict[str, Any]:
         """Claim an attempt, run the handler and record its outcome."""
         with self.resources.engine.begin() as conn:
-            claim = claim_task(conn, task_id, lease_s)
-        if claim is None:
-            log.info("task %s is not claimable (done, running or cancelled); skipped", task_id)
-            metrics.TASK_DUPLICATES.labels("not_claimable").inc()
-            return {"status": "duplicate"}
+            claim = claim_task(conn, task_id, lease_s, owner)
+            if claim is None:
+                claim, outcome = self.settle(conn, task_id, lease_s, owner)
+                if claim is None:
+                    return outcome
+        # The stored correlation id covers messages that lost their header (reconciler, retry).
+        logsetup.bind(
+            task_type=claim.type, attempt=claim.attempt, correlation_id=claim.correlation_id
+        )
         log.info(
             "task %s attempt %d/%d started (%s)",
             task_id,
@@ -117,13 +146,55 @@ class Executor:
         log.info("task %s completed on attempt %d in %.3fs", task_id, claim.attempt, elapsed)
         return {"status": "completed", "attempt": claim.attempt}
 
+    def settle(
+        self, conn: sa.Connection, task_id: uuid.UUID, lease_s: float, owner: str
+    ) -> tuple[Claim | None, dict[str, Any]]:
+        """Decide what a delivery that could not claim the task does instead.
+
+        Cancels a task whose cancellation is pending, takes over or fails an attempt whose
+        worker died on this host, and otherwise reports a duplicate delivery.
+        """
+        state = task_state(conn, task_id)
+        if state is None:
+            log.error("task %s does not exist; message dropped", task_id)
+            metrics.TASK_DUPLICATES.labels("unknown_task").inc()
+            return None, {"status": "unknown"}
+        orphan = state.status == TaskStatus.PROCESSING and (
+            state.lease_expired or is_dead_local_owner(state.lease_owner)
+        )
+        orphan_token = state.lease_token if orphan else None
+        if state.cancel_requested and cancel_if_requested(conn, task_id, orphan_token):
+            log.info("task %s cancelled before its next attempt", task_id)
+            return None, {"status": "cancelled"}
+        if orphan and state.attempts >= state.max_attempts:
+            error = "the worker running the last attempt died before recording an outcome"
+            if fail_task(conn, task_id, state.lease_token, error, WORKER_LOST):
+                metrics.TASK_FAILURES.labels("unknown", WORKER_LOST).inc()
+                log.error("task %s failed: %s; queued for the dead-letter topic", task_id, error)
+                return None, {"status": "failed", "attempt": state.attempts}
+        elif orphan:
+            log.warning(
+                "task %s: taking over the attempt of dead worker %s", task_id, state.lease_owner
+            )
+            claim = claim_task(conn, task_id, lease_s, owner, takeover_token=state.lease_token)
+            if claim is not None:
+                return claim, {}
+        log.info("task %s is not claimable (%s); duplicate skipped", task_id, state.status)
+        metrics.TASK_DUPLICATES.labels("not_claimable").inc()
+        return None, {"status": "duplicate"}
+
     def run_handler(self, claim: Claim) -> dict[str, Any] | None:
         """Validate the payload and run the task type's handler."""
         handler = self.handlers.get(claim.type)
         if handler.validate is not None:
             handler.validate(claim.payload)
         ctx = HandlerContext(
-            str(claim.task_id), claim.attempt, claim.max_attempts, claim.correlation_id
+            str(claim.task_id),
+            claim.attempt,
+            claim.max_attempts,
+            claim.correlation_id,
+            fault_injection=self.settings.fault_injection,
+            redrive_count=claim.redrive_count,
         )
         return handler.func(claim.payload, ctx)
 
@@ -138,9 +209,12 @@ class Executor:
                 claim.attempt, self.settings.retry_backoff_s, self.settings.retry_backoff_max_s
             )
             with self.resources.engine.begin() as conn:
-                stored = schedule_retry(conn, claim, error, error_type, delay_s)
-            if not stored:
+                status = schedule_retry(conn, claim, error, error_type, delay_s)
+            if status is None:
                 return self.stale(claim)
+            if status is TaskStatus.CANCELLED:
+                log.info("task %s cancelled after attempt %d failed", claim.task_id, claim.attempt)
+                return {"status": "cancelled", "attempt": claim.attempt}
             metrics.TASK_PROCESSING_TIME.labels(claim.type, "retried").observe(elapsed)
             metrics.TASK_RETRY_COUNT.labels(claim.type).inc()
             log.warning(

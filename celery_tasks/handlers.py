@@ -2,6 +2,8 @@
 
 import hashlib
 import json
+import os
+import signal
 import time
 from typing import Any
 
@@ -74,14 +76,44 @@ def _validate_fail(payload: dict[str, Any]) -> None:
         raise InvalidPayloadError("'times' must be a non-negative integer")
     if not isinstance(payload.get("permanent", False), bool):
         raise InvalidPayloadError("'permanent' must be a boolean")
+    healed = payload.get("healed_after_redrives", 0)
+    if isinstance(healed, bool) or not isinstance(healed, int) or healed < 0:
+        raise InvalidPayloadError("'healed_after_redrives' must be a non-negative integer")
 
 
 @registry.handler("fail", validate=_validate_fail)
 def fail(payload: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
-    """Fail on purpose: `{"times": n}` fails the first n attempts, `{"permanent": true}` always."""
+    """Fail on purpose: `{"times": n}` fails the first n attempts, `{"permanent": true}` always.
+
+    `{"healed_after_redrives": k}` makes it succeed once the task was re-driven k times, so an
+    operator can rehearse a dead-letter re-drive end to end.
+    """
+    healed_after = int(payload.get("healed_after_redrives", 0))
+    if healed_after and ctx.redrive_count >= healed_after:
+        return {"healed_after_redrives": ctx.redrive_count, "attempt": ctx.attempt}
     if payload.get("permanent"):
         raise PermanentError("permanent failure requested by the payload")
     times = int(payload.get("times", 0))
     if ctx.attempt <= times:
         raise RetryableError(f"transient failure {ctx.attempt} of {times} requested by the payload")
     return {"failed_attempts": times, "succeeded_on_attempt": ctx.attempt}
+
+
+def _validate_crash(payload: dict[str, Any]) -> None:
+    times = payload.get("times", 1_000_000)
+    if isinstance(times, bool) or not isinstance(times, int) or times < 0:
+        raise InvalidPayloadError("'times' must be a non-negative integer")
+
+
+@registry.handler("crash", validate=_validate_crash)
+def crash(payload: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """Kill the worker process running it (SIGKILL), as the OOM killer would: a fault drill.
+
+    `{"times": n}` crashes the first n attempts (default: every attempt). Runs only where the
+    worker enables fault injection; elsewhere it is a permanent error.
+    """
+    if not ctx.fault_injection:
+        raise PermanentError("fault injection is disabled on this worker")
+    if ctx.attempt <= int(payload.get("times", 1_000_000)):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return {"crashed_attempts": ctx.attempt - 1, "survived_on_attempt": ctx.attempt}

@@ -15,6 +15,8 @@ class HandlerContext:
     attempt: int
     max_attempts: int
     correlation_id: str | None
+    fault_injection: bool = False
+    redrive_count: int = 0
 
 
 HandlerFunc = Callable[[dict[str, Any], HandlerContext], dict[str, Any] | None]

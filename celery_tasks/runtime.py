@@ -39,3 +39,12 @@ class WorkerResources:
             self._engine.dispose(close=False)
         self._engine = None
         self._redis = None
+
+    def close(self) -> None:
+        """Close this process's own clients (at shutdown)."""
+        if self._engine is not None:
+            self._engine.dispose()
+        if self._redis is not None:
+            self._redis.close()
+        self._engine = None
+        self._redis = None

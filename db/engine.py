@@ -1,8 +1,19 @@
-"""Engine factories for the primary and the (optional) read replica."""
+"""Engine factories for the primary and the (optional) read replica, and read routing."""
 
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import sqlalchemy as sa
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+# After the replica fails, reads go straight to the primary for this long, so a replica that is
+# down costs one failed connection attempt per process and period, not one per request.
+REPLICA_RETRY_AFTER_S = 5.0
 
 
 def make_engine(
@@ -22,17 +33,38 @@ def make_engine(
     )
 
 
-@dataclass(frozen=True)
+@dataclass
 class Engines:
     """The primary (writes) and the engine for read-only queries (the replica, or the primary)."""
 
     primary: sa.Engine
     replica: sa.Engine | None = None
+    replica_down_until: float = 0.0
 
     @property
     def reader(self) -> sa.Engine:
-        """The engine read-only queries should use."""
+        """The engine read-only queries should use (no fallback; prefer `read`)."""
         return self.replica or self.primary
+
+    def read(self, query: Callable[[sa.Connection], T]) -> T:
+        """Run a read-only `query` on the replica; on the primary when the replica fails.
+
+        Read-only work is safe to repeat, so any operational error on the replica (refused or
+        dropped connection, a query cancelled by a recovery conflict) is retried on the primary.
+        """
+        if self.replica is not None and time.monotonic() >= self.replica_down_until:
+            try:
+                with self.replica.connect() as conn:
+                    return query(conn)
+            except sa.exc.OperationalError as err:
+                self.replica_down_until = time.monotonic() + REPLICA_RETRY_AFTER_S
+                log.warning(
+                    "replica failed (%s); reading from the primary for %.0fs",
+                    type(err.orig).__name__,
+                    REPLICA_RETRY_AFTER_S,
+                )
+        with self.primary.connect() as conn:
+            return query(conn)
 
     def dispose(self) -> None:
         """Close every pooled connection (after fork, or at shutdown)."""

@@ -35,6 +35,7 @@ class Claim:
     lease_token: uuid.UUID
     correlation_id: str | None
     priority: int
+    redrive_count: int = 0
 
     @property
     def is_last_attempt(self) -> bool:
@@ -46,14 +47,38 @@ def _key(task_id: uuid.UUID) -> sa.ColumnElement[bool]:
     return sa.and_(t.c.id == task_id, t.c.created_at == created_at_of(task_id))
 
 
-def claim_task(conn: sa.Connection, task_id: uuid.UUID, lease_s: float) -> Claim | None:
-    """Start a new attempt if the task is claimable; None when it is not (duplicate delivery)."""
+@dataclass(frozen=True)
+class TaskState:
+    """The columns that decide what a delivery that could not claim the task should do."""
+
+    status: str
+    attempts: int
+    max_attempts: int
+    lease_token: uuid.UUID | None
+    lease_owner: str | None
+    lease_expired: bool
+    cancel_requested: bool
+
+
+def claim_task(
+    conn: sa.Connection,
+    task_id: uuid.UUID,
+    lease_s: float,
+    owner: str,
+    takeover_token: uuid.UUID | None = None,
+) -> Claim | None:
+    """Start a new attempt if the task is claimable; None when it is not (duplicate delivery).
+
+    `takeover_token` lets the caller take over a PROCESSING attempt whose owner it has seen die;
+    the token makes that a compare-and-set against exactly the attempt it saw.
+    """
     now = sa.func.now()
-    claimable = sa.or_(
-        t.c.status.in_(CLAIMABLE),
-        # A PROCESSING row whose lease ran out belongs to a worker that died mid-attempt.
-        sa.and_(t.c.status == TaskStatus.PROCESSING.value, t.c.lease_expires_at < now),
-    )
+    processing = t.c.status == TaskStatus.PROCESSING.value
+    # A PROCESSING row whose lease ran out belongs to a worker that died mid-attempt.
+    orphaned = t.c.lease_expires_at < now
+    if takeover_token is not None:
+        orphaned = sa.or_(orphaned, t.c.lease_token == takeover_token)
+    claimable = sa.or_(t.c.status.in_(CLAIMABLE), sa.and_(processing, orphaned))
     token = uuid.uuid4()
     stmt = (
         sa.update(t)
@@ -63,12 +88,19 @@ def claim_task(conn: sa.Connection, task_id: uuid.UUID, lease_s: float) -> Claim
             attempts=t.c.attempts + 1,
             lease_token=token,
             lease_expires_at=now + timedelta(seconds=lease_s),
+            lease_owner=owner,
             started_at=sa.func.coalesce(t.c.started_at, now),
             next_attempt_at=None,
             updated_at=now,
         )
         .returning(
-            t.c.type, t.c.payload, t.c.attempts, t.c.max_attempts, t.c.correlation_id, t.c.priority
+            t.c.type,
+            t.c.payload,
+            t.c.attempts,
+            t.c.max_attempts,
+            t.c.correlation_id,
+            t.c.priority,
+            t.c.redrive_count,
         )
     )
     row = conn.execute(stmt).first()
@@ -84,7 +116,63 @@ def claim_task(conn: sa.Connection, task_id: uuid.UUID, lease_s: float) -> Claim
         lease_token=token,
         correlation_id=row.correlation_id,
         priority=row.priority,
+        redrive_count=row.redrive_count,
     )
+
+
+def task_state(conn: sa.Connection, task_id: uuid.UUID) -> TaskState | None:
+    """Read the state of a task that could not be claimed; None when no such row exists."""
+    row = conn.execute(
+        sa.select(
+            t.c.status,
+            t.c.attempts,
+            t.c.max_attempts,
+            t.c.lease_token,
+            t.c.lease_owner,
+            sa.func.coalesce(t.c.lease_expires_at < sa.func.now(), False).label("expired"),
+            t.c.cancel_requested,
+        ).where(_key(task_id))
+    ).first()
+    if row is None:
+        return None
+    return TaskState(
+        row.status,
+        row.attempts,
+        row.max_attempts,
+        row.lease_token,
+        row.lease_owner,
+        bool(row.expired),
+        row.cancel_requested,
+    )
+
+
+def cancel_if_requested(
+    conn: sa.Connection, task_id: uuid.UUID, orphan_token: uuid.UUID | None = None
+) -> bool:
+    """Move a task whose cancellation was requested to CANCELLED, unless an attempt is live.
+
+    `orphan_token` names a PROCESSING attempt the caller knows is dead; it may be cancelled too.
+    """
+    cancellable: sa.ColumnElement[bool] = t.c.status.in_(CLAIMABLE)
+    if orphan_token is not None:
+        cancellable = sa.or_(
+            cancellable,
+            sa.and_(t.c.status == TaskStatus.PROCESSING.value, t.c.lease_token == orphan_token),
+        )
+    stmt = (
+        sa.update(t)
+        .where(_key(task_id), t.c.cancel_requested, cancellable)
+        .values(
+            status=TaskStatus.CANCELLED.value,
+            finished_at=sa.func.now(),
+            updated_at=sa.func.now(),
+            next_attempt_at=None,
+            lease_token=None,
+            lease_expires_at=None,
+            lease_owner=None,
+        )
+    )
+    return conn.execute(stmt).rowcount == 1
 
 
 def complete_task(
@@ -102,6 +190,7 @@ def complete_task(
             updated_at=sa.func.now(),
             lease_token=None,
             lease_expires_at=None,
+            lease_owner=None,
             last_error=None,
             error_type=None,
         )
@@ -118,23 +207,34 @@ def complete_task(
 
 def schedule_retry(
     conn: sa.Connection, claim: Claim, error: str, error_type: str, delay_s: float
-) -> bool:
-    """Store RETRYING with the error and the next attempt's time; False when the lease was lost."""
+) -> TaskStatus | None:
+    """Store RETRYING with the error and the next attempt's time; None when the lease was lost.
+
+    A task whose cancellation was requested during the attempt becomes CANCELLED instead, so
+    the next attempt never starts.
+    """
+    cancelled = TaskStatus.CANCELLED.value
     stmt = (
         sa.update(t)
         .where(_key(claim.task_id), t.c.lease_token == claim.lease_token)
         .where(t.c.status == TaskStatus.PROCESSING.value)
         .values(
-            status=TaskStatus.RETRYING.value,
+            status=sa.case((t.c.cancel_requested, cancelled), else_=TaskStatus.RETRYING.value),
             last_error=error,
             error_type=error_type,
-            next_attempt_at=sa.func.now() + timedelta(seconds=delay_s),
+            next_attempt_at=sa.case(
+                (t.c.cancel_requested, None), else_=sa.func.now() + timedelta(seconds=delay_s)
+            ),
+            finished_at=sa.case((t.c.cancel_requested, sa.func.now()), else_=None),
             updated_at=sa.func.now(),
             lease_token=None,
             lease_expires_at=None,
+            lease_owner=None,
         )
+        .returning(t.c.status)
     )
-    return conn.execute(stmt).rowcount == 1
+    row = conn.execute(stmt).first()
+    return TaskStatus(row.status) if row else None
 
 
 def fail_task(
@@ -162,6 +262,7 @@ def fail_task(
             updated_at=sa.func.now(),
             lease_token=None,
             lease_expires_at=None,
+            lease_owner=None,
             next_attempt_at=None,
         )
         .returning(t)

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -52,6 +52,7 @@ class Task(Base):
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     lease_token: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     lease_expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    lease_owner: Mapped[str | None] = mapped_column(sa.Text)
     next_attempt_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
@@ -89,6 +90,37 @@ class TaskEffect(Base):
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
 
 
+class ApiKey(Base):
+    """An API key: only its SHA-256 is stored; the key itself is shown once, at creation."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.Text)
+    tenant: Mapped[str] = mapped_column(sa.Text)
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(sa.Text))
+    key_hash: Mapped[str] = mapped_column(sa.Text, unique=True)
+    key_prefix: Mapped[str] = mapped_column(sa.Text)
+    rate_limit: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class IdempotencyKey(Base):
+    """A client's Idempotency-Key and the tasks its first request created."""
+
+    __tablename__ = "idempotency_keys"
+
+    tenant: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    key: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    request_hash: Mapped[str] = mapped_column(sa.Text)
+    task_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(UUID(as_uuid=True)))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
 tasks_table: sa.Table = Task.__table__  # type: ignore[assignment]
 outbox_table: sa.Table = Outbox.__table__  # type: ignore[assignment]
 task_effects_table: sa.Table = TaskEffect.__table__  # type: ignore[assignment]
+api_keys_table: sa.Table = ApiKey.__table__  # type: ignore[assignment]
+idempotency_keys_table: sa.Table = IdempotencyKey.__table__  # type: ignore[assignment]

@@ -30,6 +30,7 @@ class ReconcileReport:
     retrying_redispatched: int = 0
     processing_recovered: int = 0
     exhausted_failed: int = 0
+    cancelled: int = 0
 
     @property
     def total(self) -> int:
@@ -39,6 +40,7 @@ class ReconcileReport:
             + self.retrying_redispatched
             + self.processing_recovered
             + self.exhausted_failed
+            + self.cancelled
         )
 
 
@@ -73,6 +75,32 @@ def reconcile(
     now = sa.func.now()
     redispatch: list[dict[str, Any]] = []
 
+    # A cancellation recorded while an attempt ran is honoured before any next attempt: once
+    # that attempt is over (RETRYING) or its worker is gone (lease expired), the task ends here.
+    cancellable = sa.and_(
+        t.c.cancel_requested,
+        sa.or_(
+            t.c.status.in_([TaskStatus.PENDING.value, TaskStatus.RETRYING.value]),
+            sa.and_(t.c.status == TaskStatus.PROCESSING.value, t.c.lease_expires_at < now),
+        ),
+    )
+    to_cancel = conn.execute(_locked(cancellable, batch)).all()
+    if to_cancel:
+        conn.execute(
+            sa.update(t)
+            .where(sa.tuple_(t.c.id, t.c.created_at).in_([(r.id, r.created_at) for r in to_cancel]))
+            .values(
+                status=TaskStatus.CANCELLED.value,
+                finished_at=now,
+                updated_at=now,
+                next_attempt_at=None,
+                lease_token=None,
+                lease_expires_at=None,
+                lease_owner=None,
+            )
+        )
+        report.cancelled = len(to_cancel)
+
     expired = conn.execute(
         _locked(
             sa.and_(t.c.status == TaskStatus.PROCESSING.value, t.c.lease_expires_at < now), batch
@@ -93,6 +121,7 @@ def reconcile(
                 updated_at=now,
                 lease_token=None,
                 lease_expires_at=None,
+                lease_owner=None,
                 last_error=error,
                 error_type=WORKER_LOST,
             )

@@ -7,7 +7,7 @@
 #   ops/stack.sh logs [-f] [NAME...]
 #   ops/stack.sh start|stop|restart NAME
 #
-# NAME is one of: postgres redis kafka api relay bridge worker beat flower.
+# NAME is one of: postgres replica redis kafka api relay bridge worker beat flower prometheus.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -22,8 +22,8 @@ PG_BIN=/usr/lib/postgresql/15/bin
 # shellcheck source=ops/lib.sh
 source "$REPO/ops/lib.sh"
 
-INFRA=(postgres redis kafka)
-APPS=(api relay bridge worker beat flower)
+INFRA=(postgres replica redis kafka)
+APPS=(api relay bridge worker beat flower prometheus)
 
 usage() {
     sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
@@ -34,10 +34,12 @@ usage() {
 component_port() {
     case $1 in
     postgres) echo 5432 ;;
+    replica) echo 5433 ;;
     redis) echo 6379 ;;
     kafka) echo 9092 ;;
     api) echo 8080 ;;
     flower) echo 5555 ;;
+    prometheus) echo 9090 ;;
     *) echo - ;;
     esac
 }
@@ -51,6 +53,7 @@ component_pattern() {
     relay) echo webapp.relay ;;
     bridge) echo "-m bridge" ;;
     worker | beat | flower) echo "celery_tasks.app $1" ;;
+    prometheus) echo "prometheus --config.file" ;;
     *) return 1 ;;
     esac
 }
@@ -75,6 +78,9 @@ ensure_debian_packages() {
     command -v mvn >/dev/null || missing+=(maven)
     command -v curl >/dev/null || missing+=(curl)
     [[ -x /usr/bin/prometheus ]] || missing+=(prometheus)
+    # The Flower browser test (tests/e2e/test_flower_browser.py) drives Debian's Chromium.
+    [[ -x /usr/bin/chromium ]] || missing+=(chromium)
+    [[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
     ((${#missing[@]} > 0)) || return 0
     ((EUID == 0)) || die "missing Debian packages (${missing[*]}); install them as root"
 
@@ -229,6 +235,7 @@ unix_socket_directories = '$PG_SOCK'
 max_connections = 300
 wal_level = replica
 max_wal_senders = 5
+wal_keep_size = '1GB'
 shared_buffers = '256MB'
 EOF
     chown postgres:postgres "$conf"
@@ -293,6 +300,111 @@ pg_stop() {
     log "stopping postgres (pid $pid)"
     pg_as "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w -t 60 stop >/dev/null
     wait_port_closed 5432 15 || die "port 5432 still open after stopping postgres"
+}
+
+# --- (d2) PostgreSQL streaming replica --------------------------------------------------------
+
+REPLICA_PORT=5433
+REPLICA_URL=postgresql+psycopg://tasks:tasks@127.0.0.1:$REPLICA_PORT/tasks
+
+# Sets REPLICA_DATA and REPLICA_LOG beside the primary's (after pg_paths).
+replica_paths() {
+    REPLICA_DATA=$PG_BASE/replica
+    if [[ -L $STACK_DIR/pg ]]; then
+        REPLICA_LOG=$PG_BASE/replica.log
+    else
+        REPLICA_LOG=$LOG_DIR/replica.log
+    fi
+}
+
+replica_pid() {
+    local pid=
+    replica_paths
+    [[ -r $REPLICA_DATA/postmaster.pid ]] || return 1
+    read -r pid <"$REPLICA_DATA/postmaster.pid" || return 1
+    proc_matches "$pid" postgres || return 1
+    printf '%s\n' "$pid"
+}
+
+pg_system_id() {
+    "$PG_BIN/pg_controldata" -D "$1" 2>/dev/null | awk -F': *' '/^Database system identifier/ { print $2 }'
+}
+
+# A fresh copy of the primary, as the `tasks` role (it has REPLICATION); -R writes
+# standby.signal and primary_conninfo, so the copy starts as a streaming standby.
+replica_clone() {
+    log "cloning the primary into $REPLICA_DATA (pg_basebackup -R)"
+    rm -rf "$REPLICA_DATA"
+    mkdir -p "$REPLICA_DATA"
+    chown postgres:postgres "$REPLICA_DATA"
+    chmod 700 "$REPLICA_DATA"
+    if ! pg_as env PGPASSWORD=tasks "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p 5432 -U tasks \
+        -D "$REPLICA_DATA" -R -X stream -c fast >>"$REPLICA_LOG" 2>&1; then
+        show_log_tail "$REPLICA_LOG"
+        rm -rf "$REPLICA_DATA"
+        die "pg_basebackup failed"
+    fi
+}
+
+# The primary's stack settings, then the replica's own: later lines win, and a standby needs
+# limits (max_connections and friends) at least as high as its primary's.
+replica_configure() {
+    local conf=$REPLICA_DATA/stack.conf
+    {
+        cat "$PGDATA/stack.conf"
+        cat <<EOF
+port = $REPLICA_PORT
+hot_standby = on
+# Keeps the primary's vacuum from removing rows a replica query still reads, which would
+# otherwise cancel that query with a recovery conflict.
+hot_standby_feedback = on
+shared_buffers = '128MB'
+EOF
+    } >"$conf.new"
+    mv "$conf.new" "$conf"
+    chown postgres:postgres "$conf"
+}
+
+replica_start() {
+    local pid
+    pg_prepare
+    replica_paths
+    if pid=$(replica_pid); then
+        log "replica already running (pid $pid)"
+        return 0
+    fi
+    pg_pid >/dev/null || die "the replica needs the primary: start postgres first"
+    ensure_port_free "$REPLICA_PORT" replica
+    touch "$REPLICA_LOG"
+    chown postgres:postgres "$REPLICA_LOG"
+    if [[ -L $STACK_DIR/pg ]]; then
+        ln -sfn "$REPLICA_LOG" "$LOG_DIR/replica.log"
+    fi
+    if [[ ! -s $REPLICA_DATA/PG_VERSION ]]; then
+        replica_clone
+    elif [[ $(pg_system_id "$REPLICA_DATA") != "$(pg_system_id "$PGDATA")" ]]; then
+        warn "the replica was cloned from another cluster; cloning the primary again"
+        replica_clone
+    fi
+    replica_configure
+    log "starting replica"
+    if ! (
+        close_extra_fds
+        pg_as "$PG_BIN/pg_ctl" -D "$REPLICA_DATA" -l "$REPLICA_LOG" -w -t 60 start >/dev/null
+    ); then
+        show_log_tail "$REPLICA_LOG"
+        die "the PostgreSQL replica did not start"
+    fi
+    wait_for_port "$REPLICA_PORT" 30 || die "the replica does not listen on $REPLICA_PORT"
+}
+
+replica_stop() {
+    local pid
+    replica_paths
+    pid=$(replica_pid) || return 0
+    log "stopping replica (pid $pid)"
+    pg_as "$PG_BIN/pg_ctl" -D "$REPLICA_DATA" -m fast -w -t 60 stop >/dev/null
+    wait_port_closed "$REPLICA_PORT" 15 || die "port $REPLICA_PORT still open after stopping the replica"
 }
 
 # --- (e) Redis -------------------------------------------------------------------------------
@@ -376,28 +488,78 @@ kafka_stop() { stop_daemon kafka kafka.Kafka 60 9092 9093; }
 
 # Launches one app process without waiting for it; sets STARTED_PID as start_daemon does.
 app_launch() {
-    local name=$1 port pattern
-    local -a cmd
+    local name=$1 port pattern running=
+    local -a cmd extra_env=()
+    pattern=$(component_pattern "$name")
+    daemon_pid "$name" "$pattern" >/dev/null && running=1
     case $name in
-    api) cmd=(gunicorn --workers "${API_WORKERS:-2}" --bind 127.0.0.1:8080
-        --graceful-timeout 10 "webapp:create_app()") ;;
+    api)
+        cmd=(gunicorn --config python:webapp.gunicorn_conf --workers "${API_WORKERS:-2}"
+            --bind 127.0.0.1:8080 --graceful-timeout 10 "webapp:create_app()")
+        # Reads go to the stack's streaming replica; DATABASE_REPLICA_URL= (empty) turns it off.
+        extra_env=("DATABASE_REPLICA_URL=${DATABASE_REPLICA_URL-$REPLICA_URL}")
+        [[ -n $running ]] || extra_env+=("PROMETHEUS_MULTIPROC_DIR=$(fresh_metrics_dir api)")
+        ;;
     relay) cmd=(python -m webapp.relay) ;;
     bridge) cmd=(python -m bridge) ;;
-    worker) cmd=(celery -A celery_tasks.app worker --loglevel=INFO
-        "--concurrency=${WORKER_CONCURRENCY:-4}" "--hostname=worker1@%h") ;;
+    worker)
+        cmd=(celery -A celery_tasks.app worker --loglevel=INFO
+            "--concurrency=${WORKER_CONCURRENCY:-4}" "--hostname=worker1@%h")
+        [[ -n $running ]] || extra_env+=("PROMETHEUS_MULTIPROC_DIR=$(fresh_metrics_dir worker)")
+        ;;
     beat) cmd=(celery -A celery_tasks.app beat --loglevel=INFO
         "--schedule=$RUN_DIR/celerybeat-schedule") ;;
-    flower) cmd=(celery -A celery_tasks.app flower --address=127.0.0.1 --port=5555) ;;
+    flower)
+        cmd=(celery -A celery_tasks.app flower --address=127.0.0.1 --port=5555)
+        # Flower reads FLOWER_* options from the environment; the password stays off ps.
+        [[ -n $running ]] || extra_env+=("FLOWER_BASIC_AUTH=$(flower_credentials)")
+        ;;
+    prometheus)
+        cmd=(/usr/bin/prometheus "--config.file=$REPO/ops/prometheus/prometheus.yml"
+            "--storage.tsdb.path=$STACK_DIR/prometheus" --storage.tsdb.retention.time=2d
+            --web.listen-address=127.0.0.1:9090)
+        ;;
     esac
-    pattern=$(component_pattern "$name")
     port=$(component_port "$name")
-    if ! daemon_pid "$name" "$pattern" >/dev/null && [[ $port != - ]]; then
+    if [[ -z $running && $port != - ]]; then
         ensure_port_free "$port" "$name"
     fi
     # env puts the venv first on PATH for the daemon only; the caller's other variables
-    # (DATABASE_URL and friends) pass through unchanged.
+    # (DATABASE_URL and friends) pass through unchanged. The local stack is for development
+    # and fault drills, so the `crash` handler may run here (off by default elsewhere).
     start_daemon "$name" "$pattern" env "PATH=$VENV/bin:$PATH" "VIRTUAL_ENV=$VENV" \
-        "PYTHONUNBUFFERED=${PYTHONUNBUFFERED:-1}" "${cmd[@]}"
+        "PYTHONUNBUFFERED=${PYTHONUNBUFFERED:-1}" \
+        "CELERY_TASKS_FAULT_INJECTION=${CELERY_TASKS_FAULT_INJECTION:-1}" \
+        "LOG_FORMAT=${LOG_FORMAT:-json}" "${extra_env[@]}" \
+        "${cmd[@]}"
+}
+
+# prometheus_client's multiprocess folder of a component with several processes (gunicorn,
+# Celery prefork). It must start empty: files of a previous run would add old samples to the
+# new ones, and counters would never restart at zero.
+fresh_metrics_dir() {
+    local dir=$STACK_DIR/metrics/$1
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    printf '%s\n' "$dir"
+}
+
+# Flower's basic-auth credentials (user:password): FLOWER_BASIC_AUTH when set, else the ones
+# generated on the first start and kept in .stack/flower/credentials (mode 600).
+flower_credentials() {
+    local file=$STACK_DIR/flower/credentials
+    if [[ -n ${FLOWER_BASIC_AUTH:-} ]]; then
+        printf '%s\n' "$FLOWER_BASIC_AUTH"
+        return 0
+    fi
+    if [[ ! -s $file ]]; then
+        mkdir -p "$(dirname "$file")"
+        (
+            umask 077
+            printf 'admin:%s\n' "$(head -c 18 /dev/urandom | base64 | tr -d '/+=')" >"$file"
+        )
+    fi
+    head -n 1 "$file"
 }
 
 app_failed() {
@@ -429,6 +591,10 @@ apps_start() {
     fi
     if [[ -n ${fresh[flower]:-} ]]; then
         wait_for_port 5555 60 "${fresh[flower]}" || app_failed flower "port 5555 not listening"
+    fi
+    if [[ -n ${fresh[prometheus]:-} ]]; then
+        wait_for_port 9090 60 "${fresh[prometheus]}" ||
+            app_failed prometheus "port 9090 not listening"
     fi
     for name in relay bridge worker beat; do
         [[ -n ${fresh[$name]:-} ]] || continue
@@ -467,21 +633,34 @@ cmd_infra() {
     ensure_kafka_jars
     pg_start
     pg_ensure_role_db
+    replica_start
     redis_start
     kafka_start
     run_taskctl migrate
     run_taskctl topics ensure
 }
 
+# Authentication is on by default, so the quick start keeps a development key (tenant `dev`,
+# every scope, a generous rate limit) in .stack/dev-api-key; it is created once and reused.
+dev_api_key() {
+    (cd "$REPO" && "$VENV/bin/taskctl" apikey ensure --key-file "$STACK_DIR/dev-api-key" \
+        --name dev --tenant dev --scope submit,read,admin --rate-limit 100000/minute)
+}
+
 cmd_up() {
+    local dev_key
     cmd_infra
     apps_start "${APPS[@]}"
+    dev_key=$(dev_api_key) || die "could not create the development API key"
     cat <<EOF
 
 Local stack is up.
-  API          http://127.0.0.1:8080  (/healthz, /readyz, /metrics, /api/tasks)
-  Flower       http://127.0.0.1:5555
+  API          http://127.0.0.1:8080  (/healthz, /readyz, /metrics, /api/tasks, /api/docs)
+  API key      $dev_key  (tenant dev; also in .stack/dev-api-key)
+  Flower       http://127.0.0.1:5555  (user:password $(flower_credentials))
+  Prometheus   http://127.0.0.1:9090  (metrics: relay 9101, bridge 9102, worker 9103)
   PostgreSQL   postgresql://tasks:tasks@127.0.0.1:5432/tasks
+  Replica      postgresql://tasks:tasks@127.0.0.1:5433/tasks  (streaming, read-only)
   Redis        redis://127.0.0.1:6379  (Celery broker on db 1)
   Kafka        127.0.0.1:9092
   Logs         $LOG_DIR  (ops/stack.sh logs [-f] [NAME])
@@ -503,6 +682,7 @@ cmd_down() {
     done
     kafka_stop
     redis_stop
+    replica_stop
     pg_stop
     ((rc == 0)) || die "some app processes did not stop cleanly"
     log "stack is down"
@@ -513,13 +693,15 @@ cmd_status() {
     for name in "${INFRA[@]}" "${APPS[@]}"; do
         if [[ $name == postgres ]]; then
             pid=$(pg_pid) || pid=
+        elif [[ $name == replica ]]; then
+            pid=$(replica_pid) || pid=
         else
             pid=$(daemon_pid "$name" "$(component_pattern "$name")") || pid=
         fi
         state=running
         [[ -n $pid ]] || state=stopped
         port=$(component_port "$name")
-        printf '%-9s %-8s pid=%-8s port=%s\n' "$name" "$state" "${pid:--}" "$port"
+        printf '%-10s %-8s pid=%-8s port=%s\n' "$name" "$state" "${pid:--}" "$port"
     done
 }
 
@@ -550,6 +732,7 @@ cmd_start() {
         pg_start
         pg_ensure_role_db
         ;;
+    replica) replica_start ;;
     redis) redis_start ;;
     kafka) kafka_start ;;
     *) apps_start "$1" ;;
@@ -560,6 +743,7 @@ cmd_stop() {
     prepare_dirs
     case $1 in
     postgres) pg_stop ;;
+    replica) replica_stop ;;
     redis) redis_stop ;;
     kafka) kafka_stop ;;
     *) app_stop "$1" ;;

@@ -6,8 +6,23 @@ import time
 from flask import Flask, Response, g, request
 
 from celery_tasks.handlers import registry
+from celery_tasks.logsetup import configure_logging
 from celery_tasks.registry import Registry
-from webapp import health, metrics, metrics_endpoint, problems, tasks_api
+from celery_tasks.settings import LogSettings
+from webapp import (
+    auth,
+    batch_api,
+    cancel_api,
+    health,
+    metrics,
+    metrics_endpoint,
+    observability,
+    openapi,
+    problems,
+    ratelimit,
+    search_api,
+    tasks_api,
+)
 from webapp.services import Services, init_app
 from webapp.settings import WebSettings
 from webapp.validation import correlation_id_from
@@ -22,14 +37,17 @@ def create_app(settings: WebSettings | None = None, handlers: Registry | None = 
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-        )
+        # Under gunicorn, webapp/gunicorn_conf.py has set up logging already.
+        configure_logging(LogSettings.from_env(), service="api")
     init_app(app, Services(settings, handlers or registry))
     problems.init_app(app)
     app.register_blueprint(tasks_api.bp)
+    app.register_blueprint(search_api.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics_endpoint.bp)
+    app.register_blueprint(batch_api.bp)
+    app.register_blueprint(cancel_api.bp)
+    app.register_blueprint(openapi.bp)
 
     @app.before_request
     def start_request() -> None:
@@ -47,4 +65,9 @@ def create_app(settings: WebSettings | None = None, handlers: Registry | None = 
             metrics.HTTP_LATENCY.labels(request.method, route).observe(elapsed)
         return response
 
+    # After start_request, so the log context sees the correlation id it read.
+    observability.init_app(app)
+    # Authentication before rate limiting: the limiter's budget is the caller's API key.
+    auth.init_app(app)
+    ratelimit.init_app(app, settings)
     return app

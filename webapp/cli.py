@@ -12,8 +12,10 @@ from celery_tasks.handlers import registry
 from db import migrate as db_migrate
 from db.engine import make_engine
 from db.ids import parse_task_id
-from db.partitions import ensure_partitions, list_partitions
 from db.tasks_repo import get_task, insert_tasks
+from webapp.cli_apikeys import apikey
+from webapp.cli_dlt import dlt
+from webapp.cli_partitions import partitions
 from webapp.kafka import ensure_topics, make_admin
 from webapp.settings import WebSettings
 from webapp.validation import Limits, correlation_id_from, parse_submission
@@ -69,22 +71,7 @@ def topics_ensure(settings: WebSettings, wait_s: float) -> None:
     click.echo(f"created topics: {', '.join(created)}" if created else "topics already exist")
 
 
-@main.group()
-def partitions() -> None:
-    """Monthly partitions of the tasks table."""
-
-
-@partitions.command("ensure")
-@click.option("--ahead", default=3, show_default=True, help="Months to create ahead.")
-@click.pass_obj
-def partitions_ensure(settings: WebSettings, ahead: int) -> None:
-    """Create the partitions of this month and the next AHEAD months (idempotent)."""
-    engine = make_engine(settings.database_url, pool_size=1)
-    with engine.begin() as conn:
-        created = ensure_partitions(conn, ahead)
-        names = [p.name for p in list_partitions(conn)]
-    engine.dispose()
-    click.echo(f"created: {', '.join(created) or 'none'}; partitions: {', '.join(names)}")
+main.add_command(partitions)
 
 
 @main.command()
@@ -133,3 +120,7 @@ def get(settings: WebSettings, task_id: str) -> None:
         click.echo(f"no task {task_id}", err=True)
         sys.exit(1)
     click.echo(json.dumps(task_view(row), indent=2))
+
+
+main.add_command(dlt)
+main.add_command(apikey)

@@ -22,6 +22,24 @@ class BadRequestError(ApiError):
     status, title, slug = 400, "Bad Request", "bad-request"
 
 
+class UnauthorizedError(ApiError):
+    """Raised when a request that needs an API key has none, a malformed one or a revoked one."""
+
+    status, title, slug = 401, "Unauthorized", "unauthorized"
+
+
+class ForbiddenError(ApiError):
+    """Raised when the API key lacks the scope the endpoint needs."""
+
+    status, title, slug = 403, "Forbidden", "forbidden"
+
+
+class ConflictError(ApiError):
+    """Raised when a request conflicts with the task's state or an earlier idempotent request."""
+
+    status, title, slug = 409, "Conflict", "conflict"
+
+
 class NotFoundError(ApiError):
     """Raised when a task does not exist (or the id cannot name one)."""
 

@@ -19,11 +19,14 @@ import sqlalchemy as sa
 from confluent_kafka import KafkaError, Message, Producer
 from prometheus_client import start_http_server
 
+from celery_tasks.logsetup import configure_logging, log_context
+from celery_tasks.settings import LogSettings
 from db.engine import make_engine
 from db.outbox import OutboxRecord, backlog, claim_batch, delete_published
 from db.topics import OUTBOX_CHANNEL
 from webapp import metrics
-from webapp.kafka import make_producer
+from webapp.kafka import make_admin, make_producer
+from webapp.queue_health import QueueHealth
 from webapp.settings import RelaySettings
 
 log = logging.getLogger("webapp.relay")
@@ -70,11 +73,12 @@ class Relay:
         return outcome
 
     def _produce(self, record: OutboxRecord, outcome: BatchOutcome) -> None:
-        def on_delivery(err: KafkaError | None, _msg: Message) -> None:
+        def on_delivery(err: KafkaError | None, msg: Message) -> None:
             if err is None:
                 outcome.delivered.append(record.id)
             else:
                 outcome.errors.append(f"row {record.id}: {err}")
+            log_delivery(record, msg, err)
 
         headers: list[tuple[str, str | bytes | None]] = [
             (k, v.encode()) for k, v in record.headers.items()
@@ -95,6 +99,27 @@ class Relay:
             count, oldest_s = backlog(conn)
         metrics.RELAY_BACKLOG.set(count)
         metrics.RELAY_OLDEST_AGE.set(oldest_s)
+
+
+def log_delivery(record: OutboxRecord, msg: Message, err: KafkaError | None) -> None:
+    """One line per record, carrying the task's correlation id, so a task can be followed."""
+    attempt = record.value.get("attempts", record.value.get("attempt"))
+    with log_context(
+        correlation_id=record.headers.get("correlation_id"),
+        task_id=record.key,
+        task_type=record.value.get("type"),
+        attempt=attempt if isinstance(attempt, int) else None,
+    ):
+        if err is None:
+            log.info(
+                "published task %s to %s[%s]@%s",
+                record.key,
+                msg.topic(),
+                msg.partition(),
+                msg.offset(),
+            )
+        else:
+            log.warning("task %s not published to %s: %s", record.key, record.topic, err)
 
 
 def listen_conninfo(database_url: str) -> str:
@@ -141,7 +166,7 @@ def run(relay: Relay, conninfo: str, stop: threading.Event) -> None:
 
 def main() -> None:
     """Run the relay until SIGTERM."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(LogSettings.from_env(), service="relay")
     settings = RelaySettings.from_env()
     stop = threading.Event()
 
@@ -151,12 +176,15 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    start_http_server(settings.metrics_port, addr="127.0.0.1")
+    start_http_server(settings.metrics_port, addr=settings.metrics_address)
     engine = make_engine(settings.database_url, pool_size=2, app_name="outbox-relay")
     producer = make_producer(
         settings.kafka_bootstrap_servers,
         delivery_timeout_ms=settings.delivery_timeout_ms,
         linger_ms=settings.linger_ms,
+    )
+    QueueHealth(engine, make_admin(settings.kafka_bootstrap_servers)).start(
+        settings.health_interval_s, stop
     )
     log.info("outbox relay started")
     run(Relay(engine, producer, settings), listen_conninfo(settings.database_url), stop)

@@ -21,7 +21,11 @@ class Services:
     def __init__(self, settings: WebSettings, handlers: Registry) -> None:
         self.settings = settings
         self.handlers = handlers
-        self.limits = Limits(settings.default_max_attempts, settings.max_attempts_limit)
+        self.limits = Limits(
+            settings.default_max_attempts,
+            settings.max_attempts_limit,
+            settings.max_schedule_ahead_days,
+        )
         # Engines connect on first use only, so building them here opens nothing.
         self.engines: Engines = make_engines(
             settings.database_url, settings.database_replica_url, app_name="api"

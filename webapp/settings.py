@@ -3,6 +3,7 @@
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,18 @@ class WebSettings:
     max_attempts_limit: int = 10
     max_body_bytes: int = 1024 * 1024
     readiness_timeout_s: float = 2.0
+    # API surface and security (issue 5); see README, "API keys, limits and idempotency".
+    auth_enabled: bool = True
+    rate_limit_default: str = "1200/minute"
+    rate_limit_submit: str | None = None
+    rate_limit_read: str | None = "6000/minute"
+    rate_limit_admin: str | None = None
+    rate_limit_storage_url: str | None = None
+    rate_limit_strategy: str = "fixed-window"
+    trusted_proxy_count: int = 0
+    idempotency_ttl_s: int = 24 * 3600
+    max_batch_size: int = 1000
+    max_schedule_ahead_days: int = 366
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "WebSettings":
@@ -32,7 +45,35 @@ class WebSettings:
             ),
             max_attempts_limit=int(env.get("WEBAPP_MAX_ATTEMPTS_LIMIT", d.max_attempts_limit)),
             max_body_bytes=int(env.get("WEBAPP_MAX_BODY_BYTES", d.max_body_bytes)),
+            **_api_surface_from_env(env, d),
         )
+
+
+def _flag(value: str) -> bool:
+    if value.strip().lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.strip().lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def _api_surface_from_env(env: Mapping[str, str], d: WebSettings) -> dict[str, Any]:
+    """The authentication, rate-limit, idempotency and batch settings."""
+    return {
+        "auth_enabled": _flag(env.get("WEBAPP_AUTH_ENABLED", str(d.auth_enabled))),
+        "rate_limit_default": env.get("WEBAPP_RATE_LIMIT_DEFAULT", d.rate_limit_default),
+        "rate_limit_submit": env.get("WEBAPP_RATE_LIMIT_SUBMIT", d.rate_limit_submit) or None,
+        "rate_limit_read": env.get("WEBAPP_RATE_LIMIT_READ", d.rate_limit_read) or None,
+        "rate_limit_admin": env.get("WEBAPP_RATE_LIMIT_ADMIN", d.rate_limit_admin) or None,
+        "rate_limit_storage_url": env.get("WEBAPP_RATE_LIMIT_STORAGE_URL") or None,
+        "rate_limit_strategy": env.get("WEBAPP_RATE_LIMIT_STRATEGY", d.rate_limit_strategy),
+        "trusted_proxy_count": int(env.get("WEBAPP_TRUSTED_PROXY_COUNT", d.trusted_proxy_count)),
+        "idempotency_ttl_s": int(env.get("WEBAPP_IDEMPOTENCY_TTL_S", d.idempotency_ttl_s)),
+        "max_batch_size": int(env.get("WEBAPP_MAX_BATCH_SIZE", d.max_batch_size)),
+        "max_schedule_ahead_days": int(
+            env.get("WEBAPP_MAX_SCHEDULE_AHEAD_DAYS", d.max_schedule_ahead_days)
+        ),
+    }
 
 
 @dataclass(frozen=True)
@@ -50,6 +91,10 @@ class RelaySettings:
     linger_ms: int = 5
     error_backoff_s: float = 1.0
     metrics_port: int = 9101
+    # 0.0.0.0 in a container, so Prometheus in another container can scrape it.
+    metrics_address: str = "127.0.0.1"
+    # How often the relay refreshes the queue-health gauges (webapp/queue_health.py).
+    health_interval_s: float = 15.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "RelaySettings":
@@ -62,4 +107,6 @@ class RelaySettings:
             sweep_interval_s=float(env.get("RELAY_SWEEP_INTERVAL_S", d.sweep_interval_s)),
             delivery_timeout_ms=int(env.get("RELAY_DELIVERY_TIMEOUT_MS", d.delivery_timeout_ms)),
             metrics_port=int(env.get("RELAY_METRICS_PORT", d.metrics_port)),
+            metrics_address=env.get("RELAY_METRICS_ADDRESS", d.metrics_address),
+            health_interval_s=float(env.get("RELAY_HEALTH_INTERVAL_S", d.health_interval_s)),
         )

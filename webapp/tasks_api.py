@@ -5,8 +5,9 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 
 from db.ids import parse_task_id
-from db.tasks_repo import get_task, insert_tasks
-from webapp import metrics
+from db.tasks_repo import get_task
+from webapp import idempotency, metrics, observability
+from webapp.auth import current_tenant
 from webapp.errors import NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError
 from webapp.services import services
 from webapp.validation import parse_json, parse_submission
@@ -28,26 +29,64 @@ def read_json_body() -> Any:
     return parse_json(raw)
 
 
-@bp.post("")
-def submit_task() -> tuple[Response, int, dict[str, str]]:
-    """Accept one task: store it with its outbox row in one transaction, answer 202."""
-    svc = services()
-    new = parse_submission(
-        read_json_body(), svc.handlers, svc.limits, correlation_id=g.correlation_id
-    )
-    with svc.engines.primary.begin() as conn:
-        (task,) = insert_tasks(conn, [new])
-    metrics.TASKS_SUBMITTED.labels(task.type).inc()
-    location = f"/api/tasks/{task.id}"
-    body = {
-        "id": str(task.id),
-        "status": task.status.value,
-        "type": task.type,
-        "created_at": task.created_at.isoformat(),
-        "correlation_id": g.correlation_id,
+def submission_view(row: dict[str, Any]) -> dict[str, Any]:
+    """What a submit answers about one task (also when an idempotent retry replays it)."""
+    location = f"/api/tasks/{row['id']}"
+    return {
+        "id": str(row["id"]),
+        "status": str(row["status"]),
+        "type": row["type"],
+        "created_at": row["created_at"].isoformat(),
+        "correlation_id": row["correlation_id"],
+        "priority": row["priority"],
+        "run_at": row["run_at"].isoformat() if row.get("run_at") else None,
         "links": {"self": location},
     }
-    return jsonify(body), 202, {"Location": location}
+
+
+@bp.post("")
+def submit_task() -> tuple[Response, int, dict[str, str]]:
+    """Accept one task: store it with its outbox row in one transaction, answer 202.
+
+    With an Idempotency-Key that an earlier identical request used, answer 200 with its task.
+    """
+    svc = services()
+    key = idempotency.key_from_request()
+    body = read_json_body()
+    tenant = current_tenant()
+    new = parse_submission(
+        body, svc.handlers, svc.limits, correlation_id=g.correlation_id, tenant=tenant
+    )
+    outcome = idempotency.create_tasks(
+        svc.engines.primary,
+        [new],
+        tenant=tenant,
+        key=key,
+        fingerprint=idempotency.request_hash("task", body),
+        ttl_s=svc.settings.idempotency_ttl_s,
+    )
+    if isinstance(outcome, idempotency.Replayed):
+        with svc.engines.primary.connect() as conn:
+            row = get_task(conn, outcome.task_ids[0])
+        if row is None:
+            raise NotFoundError("the task this Idempotency-Key created no longer exists")
+        view = submission_view(row)
+        return jsonify(view), 200, {"Location": view["links"]["self"]}
+    (task,) = outcome.tasks
+    metrics.TASKS_SUBMITTED.labels(task.type).inc()
+    observability.task_accepted(str(task.id), task.type)
+    view = submission_view(
+        {
+            "id": task.id,
+            "status": task.status.value,
+            "type": task.type,
+            "created_at": task.created_at,
+            "correlation_id": g.correlation_id,
+            "priority": new.priority,
+            "run_at": new.run_at,
+        }
+    )
+    return jsonify(view), 202, {"Location": view["links"]["self"]}
 
 
 @bp.get("/<task_id>")
@@ -57,12 +96,13 @@ def get_task_by_id(task_id: str) -> Response:
     if parsed is None:
         raise NotFoundError(f"no task with id {task_id[:64]!r}")
     engines = services().engines
-    with engines.reader.connect() as conn:
-        row = get_task(conn, parsed)
+    row = engines.read(lambda conn: get_task(conn, parsed))
     if row is None and engines.replica is not None:
         # Read-your-writes: the replica may not have replayed a task submitted a moment ago.
         with engines.primary.connect() as conn:
             row = get_task(conn, parsed)
-    if row is None:
+    tenant = current_tenant()
+    # Another tenant's task is answered exactly like a missing one, so ids leak nothing.
+    if row is None or (tenant is not None and row.get("tenant") != tenant):
         raise NotFoundError(f"no task with id {task_id}")
     return jsonify(task_view(row))

@@ -4,6 +4,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from celery_tasks.errors import InvalidPayloadError
@@ -12,7 +13,9 @@ from db.tasks_repo import NewTask
 from webapp.errors import BadRequestError, ValidationError
 
 MAX_JSON_DEPTH = 32
-SUBMIT_FIELDS = frozenset({"type", "payload", "priority", "max_attempts"})
+SUBMIT_FIELDS = frozenset({"type", "payload", "priority", "max_attempts", "run_at"})
+# run_at more than this far in the past is a client bug (a zero date), not a late schedule.
+MAX_RUN_AT_PAST = timedelta(days=7)
 CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
@@ -22,6 +25,7 @@ class Limits:
 
     default_max_attempts: int = 4
     max_attempts_limit: int = 10
+    max_schedule_ahead_days: int = 366
 
 
 def _reject_constant(name: str) -> None:
@@ -107,6 +111,30 @@ def _int_field(body: dict[str, Any], name: str, default: int, low: int, high: in
     return value
 
 
+def parse_run_at(value: Any, max_ahead_days: int, now: datetime | None = None) -> datetime | None:
+    """An RFC 3339 timestamp with an offset, within the accepted window; None when absent."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 64:
+        raise ValidationError("run_at must be an RFC 3339 timestamp string", field="run_at")
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(
+            "run_at is not an RFC 3339 timestamp (e.g. 2026-12-01T12:00:00Z)", field="run_at"
+        ) from None
+    if when.tzinfo is None or "T" not in value.upper():
+        raise ValidationError(
+            "run_at needs a date, a time and an offset (Z or +hh:mm)", field="run_at"
+        )
+    now = now or datetime.now(UTC)
+    if when < now - MAX_RUN_AT_PAST or when > now + timedelta(days=max_ahead_days):
+        raise ValidationError(
+            f"run_at must lie between 7 days ago and {max_ahead_days} days ahead", field="run_at"
+        )
+    return when.astimezone(UTC)
+
+
 def parse_submission(
     body: Any,
     handlers: Registry,
@@ -146,6 +174,7 @@ def parse_submission(
             body, "max_attempts", limits.default_max_attempts, 1, limits.max_attempts_limit
         ),
         priority=_int_field(body, "priority", 0, 0, 9),
+        run_at=parse_run_at(body.get("run_at"), limits.max_schedule_ahead_days),
         correlation_id=correlation_id,
         tenant=tenant,
     )

@@ -22,6 +22,8 @@ PUBLIC_FIELDS = (
     "finished_at",
     "next_attempt_at",
     "redrive_count",
+    "cancel_requested",
+    "tenant",
 )
 
 

@@ -1,5 +1,6 @@
 """End-to-end fixtures: the whole running stack (`ops/stack.sh up`), driven over HTTP."""
 
+import functools
 import os
 import subprocess
 import time
@@ -13,6 +14,28 @@ import requests
 API = os.environ.get("API_URL", "http://127.0.0.1:8080")
 REPO = Path(__file__).resolve().parents[2]
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
+# Authentication is on by default; `ops/stack.sh up` keeps a development key here.
+DEV_KEY_FILE = REPO / ".stack" / "dev-api-key"
+
+
+@functools.cache
+def api_key() -> str:
+    """The key e2e tests use: TASKS_API_KEY, else the stack's development key."""
+    key = os.environ.get("TASKS_API_KEY") or DEV_KEY_FILE.read_text().strip()
+    assert key, f"no API key: set TASKS_API_KEY or run ops/stack.sh up ({DEV_KEY_FILE})"
+    return key
+
+
+def auth_headers() -> dict[str, str]:
+    """The Authorization header of every e2e request."""
+    return {"Authorization": f"Bearer {api_key()}"}
+
+
+def api_session() -> requests.Session:
+    """A requests session that authenticates every request with the e2e key."""
+    session = requests.Session()
+    session.headers.update(auth_headers())
+    return session
 
 
 def stack(*args: str) -> None:
@@ -30,18 +53,20 @@ def api() -> str:
 
 @pytest.fixture
 def http() -> Iterable[requests.Session]:
-    with requests.Session() as session:
+    with api_session() as session:
         yield session
 
 
 def submit(session: requests.Session, body: dict[str, Any], **headers: str) -> dict[str, Any]:
-    response = session.post(f"{API}/api/tasks", json=body, headers=headers, timeout=30)
+    response = session.post(
+        f"{API}/api/tasks", json=body, headers={**auth_headers(), **headers}, timeout=30
+    )
     assert response.status_code == 202, response.text
     return response.json()
 
 
 def get(session: requests.Session, task_id: str) -> dict[str, Any]:
-    response = session.get(f"{API}/api/tasks/{task_id}", timeout=10)
+    response = session.get(f"{API}/api/tasks/{task_id}", headers=auth_headers(), timeout=10)
     assert response.status_code == 200, response.text
     return response.json()
 

@@ -1,0 +1,64 @@
+"""Re-drive of dead-lettered tasks: FAILED back to PENDING, published again through the outbox."""
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+
+from db.ids import created_at_of
+from db.models import TaskStatus, outbox_table, tasks_table
+from db.tasks_repo import notify_outbox, outbox_row, task_message
+from db.topics import TASKS_TOPIC
+
+t = tasks_table
+
+
+def failed_task_ids(conn: sa.Connection, task_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of `task_ids` are FAILED now (the only ones a re-drive may touch)."""
+    if not task_ids:
+        return set()
+    keys = [(task_id, created_at_of(task_id)) for task_id in task_ids]
+    rows = conn.execute(
+        sa.select(t.c.id).where(
+            sa.tuple_(t.c.id, t.c.created_at).in_(keys),
+            t.c.status == TaskStatus.FAILED.value,
+        )
+    )
+    return {row.id for row in rows}
+
+
+def redrive_task(conn: sa.Connection, task_id: uuid.UUID) -> dict[str, Any] | None:
+    """Reset one FAILED task to PENDING with fresh attempts and queue its `tasks` record.
+
+    Returns the task's new state, or None when the task is not FAILED (already re-driven, or
+    never failed), which is what makes an interrupted re-drive safe to run again.
+    """
+    stmt = (
+        sa.update(t)
+        .where(
+            t.c.id == task_id,
+            t.c.created_at == created_at_of(task_id),
+            t.c.status == TaskStatus.FAILED.value,
+        )
+        .values(
+            status=TaskStatus.PENDING.value,
+            attempts=0,
+            redrive_count=t.c.redrive_count + 1,
+            next_attempt_at=None,
+            finished_at=None,
+            result=None,
+            updated_at=sa.func.now(),
+        )
+        .returning(
+            t.c.id, t.c.created_at, t.c.type, t.c.priority, t.c.correlation_id, t.c.redrive_count
+        )
+    )
+    row = conn.execute(stmt).first()
+    if row is None:
+        return None
+    value = task_message(row.id, row.created_at, row.type, row.priority)
+    conn.execute(
+        sa.insert(outbox_table).values(**outbox_row(TASKS_TOPIC, row.id, value, row.correlation_id))
+    )
+    notify_outbox(conn)
+    return {"id": str(row.id), "type": row.type, "redrive_count": row.redrive_count}

@@ -1,0 +1,78 @@
+"""Benchmark: how long the reconciler takes to recover a flushed Celery queue.
+
+Run against the local stack (`make up`): `.venv/bin/python ops/bench/reconcile_recovery.py -n 500`.
+It stops the worker, inserts N tasks (task + outbox rows, as the API does), waits until the
+bridge has queued all of them in Redis, flushes the broker database (every queued message is
+lost), starts the worker again and times how long until every task is COMPLETED. Only the
+local stack on 127.0.0.1 is touched.
+"""
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from redis import Redis
+
+from db.engine import make_engine
+from db.tasks_repo import NewTask, insert_tasks
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _stack(*args: str) -> None:
+    subprocess.run([str(REPO / "ops" / "stack.sh"), *args], check=True, timeout=180)
+
+
+def _completed(engine: sa.Engine, ids: list[object]) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                sa.text("SELECT count(*) FROM tasks WHERE id = ANY(:ids) AND status = 'COMPLETED'"),
+                {"ids": ids},
+            ).scalar_one()
+        )
+
+
+@click.command()
+@click.option("-n", "count", default=500, show_default=True, help="Tasks to lose and recover.")
+@click.option("--timeout-s", default=600.0, show_default=True)
+def main(count: int, timeout_s: float) -> None:
+    """Lose N queued messages and time the reconciler's recovery."""
+    database_url = os.environ.get(
+        "DATABASE_URL", "postgresql+psycopg://tasks:tasks@127.0.0.1:5432/tasks"
+    )
+    broker = Redis.from_url(os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/1"))
+    engine = make_engine(database_url)
+    _stack("stop", "worker")
+    try:
+        with engine.begin() as conn:
+            tasks = insert_tasks(
+                conn, [NewTask("echo", {"bench": i}, max_attempts=4) for i in range(count)]
+            )
+        ids: list[object] = [t.id for t in tasks]
+        deadline = time.monotonic() + timeout_s
+        while sum(broker.llen(k) for k in broker.keys("tasks*")) < count:
+            if time.monotonic() > deadline:
+                raise click.ClickException("tasks never reached the Celery queue")
+            time.sleep(0.2)
+        broker.flushdb()
+        click.echo(f"{count} queued messages flushed")
+    finally:
+        _stack("start", "worker")
+    started = time.monotonic()
+    done = 0
+    while done < count and time.monotonic() - started < timeout_s:
+        time.sleep(1)
+        done = _completed(engine, ids)
+    elapsed = time.monotonic() - started
+    click.echo(f"recovered {done}/{count} tasks in {elapsed:.1f}s after the flush")
+    engine.dispose()
+    if done < count:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

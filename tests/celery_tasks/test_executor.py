@@ -1,0 +1,145 @@
+"""The Executor against the real test database and Redis, driven without a Celery worker.
+
+The task object handed in is a small double of Celery's bound task (its request and retry);
+the database, the Redis lock and the handler are real.
+"""
+
+import socket
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from celery.exceptions import Retry, SoftTimeLimitExceeded
+
+from celery_tasks.execute import Executor
+from celery_tasks.registry import HandlerContext, Registry
+from celery_tasks.runtime import WorkerResources
+from celery_tasks.settings import CelerySettings
+from db.tasks_repo import NewTask, insert_tasks
+from tests.conftest import REDIS_URL
+
+
+@dataclass
+class Request:
+    timelimit: tuple[int | None, int | None] = (None, None)
+
+
+@dataclass
+class BoundTask:
+    request: Request = field(default_factory=Request)
+    retries: list[dict[str, Any]] = field(default_factory=list)
+
+    def retry(self, **kwargs: Any) -> Retry:
+        self.retries.append(kwargs)
+        return Retry("retry", exc=kwargs.get("exc"), when=kwargs.get("countdown"))
+
+
+calls: list[int] = []
+handlers = Registry()
+
+
+@handlers.handler("ok")
+def ok(payload: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    calls.append(ctx.attempt)
+    return {"attempt": ctx.attempt}
+
+
+@handlers.handler("slow")
+def slow(payload: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    raise SoftTimeLimitExceeded()
+
+
+@handlers.handler("buggy")
+def buggy(payload: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    return {"x": 1 // 0}
+
+
+@pytest.fixture
+def executor(it_database_url: str) -> Iterator[Executor]:
+    settings = CelerySettings(database_url=it_database_url, redis_url=REDIS_URL)
+    resources = WorkerResources(settings)
+    yield Executor(resources, handlers)
+    resources.close()
+
+
+def submit(engine: sa.Engine, task_type: str, max_attempts: int = 4) -> str:
+    with engine.begin() as conn:
+        (task,) = insert_tasks(conn, [NewTask(task_type, {}, max_attempts=max_attempts)])
+    return str(task.id)
+
+
+def status(engine: sa.Engine, task_id: str) -> tuple[str, int, str | None]:
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.text("SELECT status, attempts, error_type FROM tasks WHERE id = :i"), {"i": task_id}
+        ).one()
+    return row.status, row.attempts, row.error_type
+
+
+def test_success_then_a_duplicate_delivery_runs_nothing(executor, engine):
+    task_id = submit(engine, "ok")
+    calls.clear()
+    assert executor.deliver(BoundTask(), task_id) == {"status": "completed", "attempt": 1}
+    assert executor.deliver(BoundTask(), task_id) == {"status": "duplicate"}
+    assert calls == [1]
+    assert status(engine, task_id) == ("COMPLETED", 1, None)
+
+
+def test_soft_time_limit_is_a_retryable_error_with_backoff(executor, engine):
+    task_id = submit(engine, "slow")
+    task = BoundTask()
+    with pytest.raises(Retry):
+        executor.deliver(task, task_id)
+    assert status(engine, task_id) == ("RETRYING", 1, "HandlerTimeoutError")
+    assert 1.0 <= task.retries[0]["countdown"] <= 2.0
+
+
+def test_unexpected_handler_error_is_permanent(executor, engine):
+    task_id = submit(engine, "buggy")
+    assert executor.deliver(BoundTask(), task_id)["status"] == "failed"
+    assert status(engine, task_id) == ("FAILED", 1, "ZeroDivisionError")
+
+
+def test_last_retryable_failure_fails_without_another_retry(executor, engine):
+    task_id = submit(engine, "slow", max_attempts=1)
+    task = BoundTask()
+    assert executor.deliver(task, task_id)["status"] == "failed"
+    assert task.retries == []
+    assert status(engine, task_id) == ("FAILED", 1, "HandlerTimeoutError")
+
+
+def test_a_held_lock_makes_the_delivery_a_counted_duplicate(executor, engine):
+    task_id = submit(engine, "ok")
+    lock = executor.resources.redis.lock(f"taskservice:lock:{task_id}", timeout=30)
+    assert lock.acquire(blocking=False, token=f"{socket.gethostname()}:1|held")
+    try:
+        assert executor.deliver(BoundTask(), task_id) == {"status": "locked"}
+    finally:
+        lock.release()
+    assert status(engine, task_id) == ("PENDING", 0, None)
+
+
+def test_lock_of_a_dead_local_process_is_broken_and_its_attempt_taken_over(executor, engine):
+    task_id = submit(engine, "ok")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    owner = f"{socket.gethostname()}:{dead.pid}"
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE tasks SET status = 'PROCESSING', attempts = 1, lease_owner = :o, "
+                "lease_token = gen_random_uuid(), lease_expires_at = now() + interval '1 hour' "
+                "WHERE id = :i"
+            ),
+            {"o": owner, "i": task_id},
+        )
+    executor.resources.redis.set(f"taskservice:lock:{task_id}", f"{owner}|x", ex=3600)
+    assert executor.deliver(BoundTask(), task_id) == {"status": "completed", "attempt": 2}
+    assert status(engine, task_id) == ("COMPLETED", 2, None)
+
+
+def test_invalid_task_id_is_dropped(executor):
+    assert executor.deliver(BoundTask(), "not-an-id") == {"status": "invalid"}

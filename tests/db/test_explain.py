@@ -1,0 +1,139 @@
+"""The planner uses the indexes the schema promises, on a partition with enough rows that an
+index beats a sequential scan. Data lives in a transaction that is rolled back."""
+
+import re
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+
+from db.models import ACTIVE_STATUSES, TaskStatus
+from db.partitions import create_partition, partition_for
+from db.search import TaskFilter, search_query
+from db.tasks_repo import NewTask, get_task, insert_tasks
+
+MONTH = partition_for(date(2017, 3, 1))
+ROWS = 40_000
+
+
+@pytest.fixture
+def loaded(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection whose open transaction holds ROWS tasks in one analysed partition:
+    1 in 200 active, payloads {"customer": "c-<0..999>", "n": i}."""
+    with engine.connect() as conn, conn.begin() as tx:
+        create_partition(conn, MONTH)
+        # Ids are UUIDv7 built from created_at, like the API's (first 48 bits = Unix ms).
+        conn.execute(
+            sa.text(
+                f"""
+                INSERT INTO {MONTH.name} (id, created_at, updated_at, type, payload, max_attempts,
+                                          status)
+                SELECT (lpad(to_hex((extract(epoch FROM ts) * 1000)::bigint), 12, '0')
+                        || '7' || substr(md5(i::text), 1, 3) || '8'
+                        || substr(md5(i::text), 4, 15))::uuid,
+                       ts, ts, 'echo',
+                       jsonb_build_object('customer', 'c-' || (i % 1000), 'n', i), 4,
+                       CASE WHEN i % 200 = 0 THEN 'PENDING' ELSE 'COMPLETED' END
+                FROM generate_series(1, {ROWS}) AS i,
+                     LATERAL (SELECT timestamptz '2017-03-01 00:00+00'
+                                     + i * interval '60 seconds') AS t(ts)
+                """
+            )
+        )
+        conn.execute(sa.text(f"ANALYZE {MONTH.name}"))
+        yield conn
+        tx.rollback()
+
+
+def _children_of(conn: sa.Connection, parent_index: str) -> set[str]:
+    rows = conn.execute(
+        sa.text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = CAST(:parent AS regclass)"
+        ),
+        {"parent": parent_index},
+    )
+    return {r[0] for r in rows}
+
+
+def _explain(conn: sa.Connection, query: sa.Select) -> str:
+    """EXPLAIN exactly what SQLAlchemy and the driver send for `query` (statement and
+    processed parameters), by capturing it while the query runs."""
+    captured: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        captured.append((statement, parameters))
+
+    sa.event.listen(conn, "before_cursor_execute", capture)
+    try:
+        conn.execute(query).all()
+    finally:
+        sa.event.remove(conn, "before_cursor_execute", capture)
+    statement, parameters = captured[-1]
+    return "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
+
+
+def _index_used(plan: str, conn: sa.Connection, parent_index: str) -> bool:
+    """Whether the plan scans MONTH through its copy of the partitioned index `parent_index`."""
+    children = _children_of(conn, parent_index)
+    # "Index Scan using <index> on <table>" or "Bitmap Index Scan on <index>".
+    return any(
+        "Index" in line and name in re.findall(r"[\w]+", line)
+        for line in plan.splitlines()
+        for name in children
+    )
+
+
+def test_active_task_query_uses_the_partial_index(loaded):
+    t = sa.table("tasks", sa.column("id"), sa.column("status"), sa.column("updated_at"))
+    query = (
+        sa.select(t.c.id)
+        .where(t.c.status.in_([s.value for s in ACTIVE_STATUSES]))
+        .order_by(t.c.updated_at)
+        .limit(100)
+    )
+    plan = _explain(loaded, query)
+    assert _index_used(plan, loaded, "tasks_active_idx"), plan
+    assert f"Seq Scan on {MONTH.name}" not in plan, plan
+
+
+def test_payload_containment_search_uses_the_gin_index(loaded):
+    query = search_query(TaskFilter(payload={"customer": "c-42"}), limit=50)
+    plan = _explain(loaded, query)
+    assert _index_used(plan, loaded, "tasks_payload_gin"), plan
+    assert f"Seq Scan on {MONTH.name}" not in plan, plan
+
+
+def test_search_page_walks_the_created_index_with_a_keyset(loaded):
+    query = search_query(TaskFilter(statuses=(TaskStatus.COMPLETED.value,)), limit=50)
+    plan = _explain(loaded, query)
+    assert _index_used(plan, loaded, "tasks_created_idx"), plan
+
+
+def test_lookup_by_id_touches_exactly_one_partition(engine):
+    with engine.connect() as conn, conn.begin() as tx:
+        (task,) = insert_tasks(conn, [NewTask(type="echo", payload={"x": 1}, max_attempts=1)])
+        captured: list[tuple[str, object]] = []
+
+        def capture(conn, cursor, statement, parameters, context, executemany):
+            captured.append((statement, parameters))
+
+        sa.event.listen(conn, "before_cursor_execute", capture)
+        try:
+            assert get_task(conn, task.id) is not None
+        finally:
+            sa.event.remove(conn, "before_cursor_execute", capture)
+        statement, parameters = captured[-1]
+        plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
+        partitions = set(
+            conn.execute(
+                sa.text(
+                    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                    "WHERE i.inhparent = 'tasks'::regclass"
+                )
+            ).scalars()
+        )
+        tx.rollback()
+    touched = {name for name in partitions if f" on {name}" in plan}
+    assert touched == {partition_for(task.created_at.date()).name}, plan

@@ -1,0 +1,52 @@
+"""Fixtures of the API tests: an app on the integration database and its test client."""
+
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.webapp.apikit import make_settings
+from webapp import create_app
+
+
+@pytest.fixture
+def app(it_database_url: str) -> Iterator[Flask]:
+    flask_app = create_app(make_settings(it_database_url))
+    yield flask_app
+    flask_app.extensions["taskservice"].close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+# Modules whose tests submit tasks through the API; each deletes what it created, so tests that
+# scan the integration database (the reconciler's, say) never meet their leftovers.
+SUBMITTING_MODULES = frozenset(
+    {
+        "test_auth",
+        "test_bad_input",
+        "test_batch",
+        "test_cancel",
+        "test_idempotency",
+        "test_openapi_fuzz",
+        "test_ratelimit",
+    }
+)
+
+
+@pytest.fixture(autouse=True)
+def _delete_tasks_the_test_created(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.module.__name__.rsplit(".", 1)[-1] not in SUBMITTING_MODULES:
+        yield
+        return
+    engine: sa.Engine = request.getfixturevalue("engine")
+    with engine.connect() as conn:
+        started = conn.execute(sa.text("SELECT now() - interval '1 second'")).scalar_one()
+    yield
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM outbox WHERE created_at >= :s"), {"s": started})
+        conn.execute(sa.text("DELETE FROM tasks WHERE created_at >= :s"), {"s": started})
