@@ -33,6 +33,20 @@ class CancelResult:
     status: str | None
 
 
+def cancelled_values() -> dict[str, object]:
+    """Column values that end a task as CANCELLED (no attempt, nothing scheduled)."""
+    now = sa.func.now()
+    return {
+        "status": TaskStatus.CANCELLED.value,
+        "finished_at": now,
+        "updated_at": now,
+        "next_attempt_at": None,
+        "lease_token": None,
+        "lease_expires_at": None,
+        "lease_owner": None,
+    }
+
+
 def _owned(task_id: uuid.UUID, tenant: str | None) -> sa.ColumnElement[bool]:
     cond = sa.and_(t.c.id == task_id, t.c.created_at == created_at_of(task_id))
     return sa.and_(cond, t.c.tenant == tenant) if tenant is not None else cond
@@ -46,13 +60,7 @@ def cancel_task(
     cancelled = conn.execute(
         sa.update(t)
         .where(_owned(task_id, tenant), t.c.status.in_([s.value for s in CANCELLABLE_NOW]))
-        .values(
-            status=TaskStatus.CANCELLED.value,
-            cancel_requested=True,
-            finished_at=now,
-            updated_at=now,
-            next_attempt_at=None,
-        )
+        .values(cancel_requested=True, **cancelled_values())
         .returning(t.c.status)
     ).first()
     if cancelled is not None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from db.cancel import cancelled_values
 from db.ids import created_at_of
 from db.models import TaskStatus, outbox_table, task_effects_table, tasks_table
 from db.tasks_repo import notify_outbox, outbox_row
@@ -162,15 +163,7 @@ def cancel_if_requested(
     stmt = (
         sa.update(t)
         .where(_key(task_id), t.c.cancel_requested, cancellable)
-        .values(
-            status=TaskStatus.CANCELLED.value,
-            finished_at=sa.func.now(),
-            updated_at=sa.func.now(),
-            next_attempt_at=None,
-            lease_token=None,
-            lease_expires_at=None,
-            lease_owner=None,
-        )
+        .values(**cancelled_values())
     )
     return conn.execute(stmt).rowcount == 1
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from db.cancel import cancelled_values
 from db.execution import fail_task
 from db.models import TaskStatus, outbox_table, tasks_table
 from db.tasks_repo import notify_outbox, outbox_row, task_message
@@ -89,15 +90,7 @@ def reconcile(
         conn.execute(
             sa.update(t)
             .where(sa.tuple_(t.c.id, t.c.created_at).in_([(r.id, r.created_at) for r in to_cancel]))
-            .values(
-                status=TaskStatus.CANCELLED.value,
-                finished_at=now,
-                updated_at=now,
-                next_attempt_at=None,
-                lease_token=None,
-                lease_expires_at=None,
-                lease_owner=None,
-            )
+            .values(**cancelled_values())
         )
         report.cancelled = len(to_cancel)
 

@@ -88,27 +88,23 @@ def test_forwarded_for_is_ignored_unless_proxies_are_trusted(api_env, engine, te
         "WEBAPP_RATE_LIMIT_SUBMIT": "",
     }
     with api_process(env) as base:
-        codes = [
-            requests.post(
-                f"{base}/api/tasks",
-                json=ECHO,
-                headers={"X-Forwarded-For": f"10.0.0.{i}"},
-                timeout=10,
-            ).status_code
-            for i in range(3)
-        ]
+        codes = _post_from_three_addresses(base)
     # Spoofed addresses did not buy fresh budgets: all three came from 127.0.0.1.
     assert codes == [202, 202, 429]
     test_broker.flushdb()
     with api_process({**env, "WEBAPP_TRUSTED_PROXY_COUNT": "1"}) as base:
-        codes = [
-            requests.post(
-                f"{base}/api/tasks",
-                json=ECHO,
-                headers={"X-Forwarded-For": f"10.0.0.{i}"},
-                timeout=10,
-            ).status_code
-            for i in range(3)
-        ]
+        codes = _post_from_three_addresses(base)
     # Behind one trusted proxy, its X-Forwarded-For names the client: three clients.
     assert codes == [202, 202, 202]
+
+
+def _post_from_three_addresses(base: str) -> list[int]:
+    return [
+        requests.post(
+            f"{base}/api/tasks",
+            json=ECHO,
+            headers={"X-Forwarded-For": f"10.0.0.{i}"},
+            timeout=10,
+        ).status_code
+        for i in range(3)
+    ]
