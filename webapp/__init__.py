@@ -23,6 +23,7 @@ from webapp import (
     search_api,
     tasks_api,
 )
+from webapp.routing import TaskIdConverter
 from webapp.services import Services, init_app
 from webapp.settings import WebSettings
 from webapp.validation import correlation_id_from
@@ -34,6 +35,8 @@ def create_app(settings: WebSettings | None = None, handlers: Registry | None = 
     """Build the API. Settings come from the environment unless a test passes its own."""
     settings = settings or WebSettings.from_env()
     app = Flask(__name__)
+    # Must be known before the blueprints' rules are added.
+    app.url_map.converters["task_id"] = TaskIdConverter
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     if not logging.getLogger().handlers:

@@ -13,7 +13,7 @@ from webapp.views import task_view
 bp = Blueprint("cancel", __name__, url_prefix="/api/tasks")
 
 
-@bp.post("/<task_id>/cancel")
+@bp.post("/<task_id:task_id>/cancel")
 def cancel(task_id: str) -> tuple[Response, int]:
     """200 when cancelled now; 202 when an attempt is running and stops the task after it;
     409 when the task already finished; 404 when unknown or another tenant's."""

@@ -8,7 +8,12 @@ from db.ids import parse_task_id
 from db.tasks_repo import get_task
 from webapp import idempotency, metrics, observability
 from webapp.auth import current_tenant
-from webapp.errors import NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError
+from webapp.errors import (
+    ConflictError,
+    NotFoundError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+)
 from webapp.services import services
 from webapp.validation import parse_json, parse_submission
 from webapp.views import task_view
@@ -69,7 +74,10 @@ def submit_task() -> tuple[Response, int, dict[str, str]]:
         with svc.engines.primary.connect() as conn:
             row = get_task(conn, outcome.task_ids[0])
         if row is None:
-            raise NotFoundError("the task this Idempotency-Key created no longer exists")
+            # Retention dropped it; answering with a new task would break the key's promise.
+            raise ConflictError(
+                "the task this Idempotency-Key created no longer exists; use a new key"
+            )
         view = submission_view(row)
         return jsonify(view), 200, {"Location": view["links"]["self"]}
     (task,) = outcome.tasks
@@ -89,7 +97,7 @@ def submit_task() -> tuple[Response, int, dict[str, str]]:
     return jsonify(view), 202, {"Location": view["links"]["self"]}
 
 
-@bp.get("/<task_id>")
+@bp.get("/<task_id:task_id>")
 def get_task_by_id(task_id: str) -> Response:
     """Return one task; 404 for an unknown or malformed id."""
     parsed = parse_task_id(task_id)
