@@ -23,7 +23,7 @@ from webapp import (
     search_api,
     tasks_api,
 )
-from webapp.routing import TaskIdConverter
+from webapp.routing import TaskIdConverter, route_label
 from webapp.services import Services, init_app
 from webapp.settings import WebSettings
 from webapp.validation import correlation_id_from
@@ -61,7 +61,7 @@ def create_app(settings: WebSettings | None = None, handlers: Registry | None = 
     def finish_request(response: Response) -> Response:
         if "correlation_id" in g:
             response.headers[CORRELATION_HEADER] = g.correlation_id
-        route = request.url_rule.rule if request.url_rule else "unmatched"
+        route = route_label()
         metrics.HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
         if "started" in g:
             elapsed = time.perf_counter() - g.started

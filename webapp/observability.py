@@ -7,6 +7,7 @@ from flask import Flask, Response, g, request
 
 from celery_tasks import logsetup
 from webapp import metrics
+from webapp.routing import route_label
 
 log = logging.getLogger("webapp.requests")
 
@@ -30,7 +31,7 @@ def task_accepted(task_id: str, task_type: str) -> None:
 
 def finish_request(response: Response) -> Response:
     """Count refusals of the rate limiter and write one line per request."""
-    route = request.url_rule.rule if request.url_rule else "unmatched"
+    route = route_label()
     if response.status_code == TOO_MANY_REQUESTS:
         # Counted from the response, so it covers every limit however it is declared.
         metrics.HTTP_RATE_LIMITED.labels(request.method, route).inc()
