@@ -3,6 +3,7 @@
 import logging
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask, Response, g, json, request
 from werkzeug.exceptions import HTTPException
 
@@ -44,6 +45,17 @@ def init_app(app: Flask) -> None:
         response = problem(status, err.name or "Error", err.description or "", slug)
         if status == 405 and err.get_response().headers.get("Allow"):
             response.headers["Allow"] = err.get_response().headers["Allow"]
+        return response
+
+    @app.errorhandler(sa.exc.OperationalError)
+    @app.errorhandler(sa.exc.InterfaceError)
+    def on_database_unavailable(err: sa.exc.DBAPIError) -> Response:
+        # Nothing was stored (the transaction did not commit), so the client may retry.
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, err.orig)
+        response = problem(
+            503, "Service Unavailable", "the database is unavailable; retry later", "unavailable"
+        )
+        response.headers["Retry-After"] = "1"
         return response
 
     @app.errorhandler(Exception)
