@@ -44,6 +44,8 @@ def redrive_task(conn: sa.Connection, task_id: uuid.UUID) -> dict[str, Any] | No
             status=TaskStatus.PENDING.value,
             attempts=0,
             redrive_count=t.c.redrive_count + 1,
+            # An operator re-driving a task wants it to run, whatever was asked of it before.
+            cancel_requested=False,
             next_attempt_at=None,
             finished_at=None,
             result=None,
