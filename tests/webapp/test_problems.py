@@ -16,5 +16,6 @@ def test_submit_while_the_database_is_unreachable_is_a_503_problem():
         app.extensions["taskservice"].close()
     assert response.status_code == 503
     assert response.content_type == "application/problem+json"
-    assert response.headers["Retry-After"] == "1"
+    # At least our 1 s; Flask-Limiter raises it to its window's reset when a limit applies.
+    assert int(response.headers["Retry-After"]) >= 1
     assert "database" in response.json["detail"]
