@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 NAME ?=
 FOLLOW ?=
 
-.PHONY: up infra down status logs venv test lint fmt
+.PHONY: up infra down status logs venv test lint fmt bench bench-pg
 
 up:
 	$(STACK) up
@@ -44,3 +44,21 @@ lint: venv
 fmt: venv
 	$(VENV_BIN)/ruff check --fix .
 	$(VENV_BIN)/ruff format .
+
+# The project's benchmark, against the local stack on 127.0.0.1 only: submit throughput (single
+# and batch) and the reconciler's recovery of a flushed queue. The figures print at the end.
+BENCH_KEY := .stack/bench-api-key
+bench:
+	$(STACK) up
+	$(VENV_BIN)/python ops/bench/reconcile_recovery.py -n 500
+	$(VENV_BIN)/taskctl apikey ensure --key-file $(BENCH_KEY) --name bench --tenant bench \
+		--scope submit --rate-limit 10000000/minute >/dev/null
+	$(VENV_BIN)/python ops/loadgen.py single --key "$$(cat $(BENCH_KEY))" --threads 8 \
+		--requests 3000 --duration-s 15
+	$(VENV_BIN)/python ops/loadgen.py batch --key "$$(cat $(BENCH_KEY))" --threads 4 \
+		--batch-size 100 --requests 150 --duration-s 15
+
+# PostgreSQL strategy figures on 1,000,000 synthetic rows in a throwaway database (minutes).
+bench-pg:
+	$(STACK) infra
+	$(VENV_BIN)/python ops/bench/pg_strategy.py --rows 1000000

@@ -15,7 +15,7 @@ from celery_tasks.names import (
 from celery_tasks.runtime import WorkerResources
 from celery_tasks.scheduling import register_scheduling
 from db.partitions import default_partition_rows, ensure_partitions
-from db.reconcile import reconcile
+from db.reconcile import ReconcileReport, reconcile
 from db.retention import prune_partitions
 
 log = logging.getLogger(__name__)
@@ -27,13 +27,20 @@ def register_beat(app: Celery, resources: WorkerResources) -> None:
 
     @app.task(name=RECONCILE_TASK, ignore_result=True)  # type: ignore[untyped-decorator]
     def reconcile_task() -> dict[str, Any]:
-        with resources.engine.begin() as conn:
-            report = reconcile(
-                conn,
-                pending_after_s=settings.reconcile_pending_after_s,
-                retrying_grace_s=settings.reconcile_retrying_grace_s,
-                batch=settings.reconcile_batch,
-            )
+        report = ReconcileReport()
+        # One transaction per batch keeps locks short; a large loss (a flushed broker with
+        # thousands of messages) is still recovered in one run instead of a batch per interval.
+        for _ in range(settings.reconcile_max_batches):
+            with resources.engine.begin() as conn:
+                run = reconcile(
+                    conn,
+                    pending_after_s=settings.reconcile_pending_after_s,
+                    retrying_grace_s=settings.reconcile_retrying_grace_s,
+                    batch=settings.reconcile_batch,
+                )
+            report.add(run)
+            if not run.saturated(settings.reconcile_batch):
+                break
         if report.total:
             log.warning("reconciler moved stuck tasks: %s", report)
         return vars(report)

@@ -26,6 +26,7 @@ class CelerySettings:
     reconcile_pending_after_s: int = 30
     reconcile_retrying_grace_s: int = 60
     reconcile_batch: int = 500
+    reconcile_max_batches: int = 20
     partitions_ahead_months: int = 3
     # Due SCHEDULED tasks are dispatched within about this long of their run_at (issue 5).
     scheduled_dispatch_interval_s: float = 1.0

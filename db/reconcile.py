@@ -33,6 +33,15 @@ class ReconcileReport:
     exhausted_failed: int = 0
     cancelled: int = 0
 
+    def saturated(self, batch: int) -> bool:
+        """Whether some rule hit the batch size, so more rows may be waiting."""
+        return any(count >= batch for count in vars(self).values())
+
+    def add(self, other: "ReconcileReport") -> None:
+        """Add another run's counts to this one."""
+        for name, count in vars(other).items():
+            setattr(self, name, getattr(self, name) + count)
+
     @property
     def total(self) -> int:
         """All tasks the run touched."""

@@ -26,6 +26,28 @@ def _stack(*args: str) -> None:
     subprocess.run([str(REPO / "ops" / "stack.sh"), *args], check=True, timeout=180)
 
 
+def _queued(broker: Redis) -> int:
+    return sum(int(broker.llen(k)) for k in broker.keys("tasks*"))
+
+
+def _wait(condition: object, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def _unpublished(engine: sa.Engine, ids: list[object]) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                sa.text("SELECT count(*) FROM outbox WHERE topic = 'tasks' AND key = ANY(:ids)"),
+                {"ids": [str(i) for i in ids]},
+            ).scalar_one()
+        )
+
+
 def _completed(engine: sa.Engine, ids: list[object]) -> int:
     with engine.connect() as conn:
         return int(
@@ -46,6 +68,8 @@ def main(count: int, timeout_s: float) -> None:
     )
     broker = Redis.from_url(os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/1"))
     engine = make_engine(database_url)
+    # Start from an empty Celery queue, so the flush loses exactly this run's messages.
+    _wait(lambda: _queued(broker) == 0, timeout_s, "the Celery queue to drain")
     _stack("stop", "worker")
     try:
         with engine.begin() as conn:
@@ -53,11 +77,11 @@ def main(count: int, timeout_s: float) -> None:
                 conn, [NewTask("echo", {"bench": i}, max_attempts=4) for i in range(count)]
             )
         ids: list[object] = [t.id for t in tasks]
-        deadline = time.monotonic() + timeout_s
-        while sum(broker.llen(k) for k in broker.keys("tasks*")) < count:
-            if time.monotonic() > deadline:
-                raise click.ClickException("tasks never reached the Celery queue")
-            time.sleep(0.2)
+        _wait(
+            lambda: _unpublished(engine, ids) == 0 and _queued(broker) >= count,
+            timeout_s,
+            "the tasks to reach the Celery queue",
+        )
         broker.flushdb()
         click.echo(f"{count} queued messages flushed")
     finally:

@@ -200,3 +200,14 @@ def test_reconciler_cancels_flagged_tasks_instead_of_redispatching(engine, clean
     assert report.cancelled >= 1
     assert row(engine, running)["status"] == "CANCELLED"
     assert queued == 0
+
+
+def test_reconcile_report_adds_runs_and_knows_when_a_batch_was_full():
+    from db.reconcile import ReconcileReport
+
+    total = ReconcileReport()
+    total.add(ReconcileReport(pending_redispatched=500))
+    total.add(ReconcileReport(pending_redispatched=20, cancelled=1))
+    assert (total.pending_redispatched, total.cancelled, total.total) == (520, 1, 521)
+    assert ReconcileReport(retrying_redispatched=500).saturated(500)
+    assert not ReconcileReport(pending_redispatched=499, cancelled=3).saturated(500)
