@@ -13,8 +13,10 @@ app_launch() {
     daemon_pid "$name" "$pattern" >/dev/null && running=1
     case $name in
     api)
+        # Threads let a worker serve other requests while one waits on PostgreSQL or Redis.
         cmd=(gunicorn --config python:webapp.gunicorn_conf --workers "${API_WORKERS:-2}"
-            --bind 127.0.0.1:8080 --graceful-timeout 10 "webapp:create_app()")
+            --threads "${API_THREADS:-4}" --bind 127.0.0.1:8080 --graceful-timeout 10
+            "webapp:create_app()")
         # Reads go to the stack's streaming replica; DATABASE_REPLICA_URL= (empty) turns it off.
         extra_env=("DATABASE_REPLICA_URL=${DATABASE_REPLICA_URL-$REPLICA_URL}")
         [[ -n $running ]] || extra_env+=("PROMETHEUS_MULTIPROC_DIR=$(fresh_metrics_dir api)")
