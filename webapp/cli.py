@@ -16,6 +16,7 @@ from db.tasks_repo import get_task, insert_tasks
 from webapp.cli_apikeys import apikey
 from webapp.cli_dlt import dlt
 from webapp.cli_partitions import partitions
+from webapp.errors import ApiError
 from webapp.kafka import ensure_topics, make_admin
 from webapp.settings import WebSettings
 from webapp.validation import Limits, correlation_id_from, parse_submission
@@ -94,9 +95,12 @@ def submit(  # noqa: PLR0917 - click passes every option positionally by name.
     if max_attempts is not None:
         body["max_attempts"] = max_attempts
     limits = Limits(settings.default_max_attempts, settings.max_attempts_limit)
-    new = parse_submission(
-        body, registry, limits, correlation_id=correlation_id_from(correlation_id)
-    )
+    try:
+        new = parse_submission(
+            body, registry, limits, correlation_id=correlation_id_from(correlation_id)
+        )
+    except ApiError as err:
+        raise click.ClickException(err.detail) from None
     engine = make_engine(settings.database_url, pool_size=1)
     with engine.begin() as conn:
         (task,) = insert_tasks(conn, [new])
