@@ -14,7 +14,7 @@ from typing import TypeVar
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, g, request
 
-from db.api_keys import SCOPES, ApiKeyRecord, find_active_key
+from db.api_keys import SCOPES, ApiKeyRecord, find_active_key, hash_key
 from webapp.errors import ForbiddenError, ServiceUnavailableError, UnauthorizedError
 from webapp.services import services
 
@@ -89,6 +89,34 @@ def _principal_of(record: ApiKeyRecord) -> Principal:
     )
 
 
+def _lookup(key: str) -> Principal | None:
+    """The principal of an active key: from the short-lived cache, else from PostgreSQL.
+
+    Only keys that were found are cached, so a key created a moment ago works at once; a
+    revoked one stops working within `auth_cache_ttl_s`.
+    """
+    svc = services()
+    cache = svc.key_cache
+    digest = hash_key(key)
+    if cache is not None:
+        with svc.key_cache_lock:
+            cached = cache.get(digest)
+        if isinstance(cached, Principal):
+            return cached
+    try:
+        with svc.engines.primary.connect() as conn:
+            record = find_active_key(conn, key)
+    except sa.exc.OperationalError:
+        raise ServiceUnavailableError("the key store is unavailable") from None
+    if record is None:
+        return None
+    principal = _principal_of(record)
+    if cache is not None:
+        with svc.key_cache_lock:
+            cache[digest] = principal
+    return principal
+
+
 def authenticate() -> None:
     """Before-request hook: resolve the key of requests that need one, or raise 401/403."""
     scope = required_scope()
@@ -104,14 +132,9 @@ def authenticate() -> None:
     match = BEARER.match(header)
     if match is None:
         raise UnauthorizedError("the Authorization header is not 'Bearer <key>'")
-    try:
-        with svc.engines.primary.connect() as conn:
-            record = find_active_key(conn, match.group(1))
-    except sa.exc.OperationalError:
-        raise ServiceUnavailableError("the key store is unavailable") from None
-    if record is None:
+    principal = _lookup(match.group(1))
+    if principal is None:
         raise UnauthorizedError("the API key is unknown or revoked")
-    principal = _principal_of(record)
     g.principal = principal
     if not principal.allows(scope):
         raise ForbiddenError(f"this API key lacks the '{scope}' scope", required_scope=scope)

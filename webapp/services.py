@@ -2,6 +2,7 @@
 
 import threading
 
+from cachetools import TTLCache
 from confluent_kafka.admin import AdminClient
 from flask import Flask, current_app
 from redis import Redis
@@ -33,6 +34,13 @@ class Services:
         self.redis = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
         self._admin: AdminClient | None = None
         self._lock = threading.Lock()
+        # Verified keys by their hash; gunicorn's threads share it, so it has its own lock.
+        self.key_cache: TTLCache[str, object] | None = (
+            TTLCache(maxsize=10_000, ttl=settings.auth_cache_ttl_s)
+            if settings.auth_cache_ttl_s > 0
+            else None
+        )
+        self.key_cache_lock = threading.Lock()
 
     @property
     def kafka_admin(self) -> AdminClient:

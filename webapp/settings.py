@@ -20,6 +20,9 @@ class WebSettings:
     readiness_timeout_s: float = 2.0
     # API surface and security (issue 5); see README, "API keys, limits and idempotency".
     auth_enabled: bool = True
+    # How long a verified key is trusted without asking PostgreSQL again; a revocation takes
+    # effect within this time. 0 looks every request's key up.
+    auth_cache_ttl_s: float = 5.0
     rate_limit_default: str = "1200/minute"
     rate_limit_submit: str | None = None
     rate_limit_read: str | None = "6000/minute"
@@ -61,6 +64,7 @@ def _api_surface_from_env(env: Mapping[str, str], d: WebSettings) -> dict[str, A
     """The authentication, rate-limit, idempotency and batch settings."""
     return {
         "auth_enabled": _flag(env.get("WEBAPP_AUTH_ENABLED", str(d.auth_enabled))),
+        "auth_cache_ttl_s": float(env.get("WEBAPP_AUTH_CACHE_TTL_S", d.auth_cache_ttl_s)),
         "rate_limit_default": env.get("WEBAPP_RATE_LIMIT_DEFAULT", d.rate_limit_default),
         "rate_limit_submit": env.get("WEBAPP_RATE_LIMIT_SUBMIT", d.rate_limit_submit) or None,
         "rate_limit_read": env.get("WEBAPP_RATE_LIMIT_READ", d.rate_limit_read) or None,

@@ -13,6 +13,8 @@ def make_settings(database_url: str, **overrides: object) -> WebSettings:
         "database_url": database_url,
         "redis_url": TEST_BROKER_URL,
         "kafka_bootstrap_servers": KAFKA,
+        # Every lookup goes to PostgreSQL unless a test is about the key cache itself.
+        "auth_cache_ttl_s": 0,
     }
     base.update(overrides)
     return WebSettings(**base)  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import time
 import uuid
 
 import sqlalchemy as sa
@@ -34,16 +35,40 @@ def test_missing_malformed_unknown_keys_are_401_with_a_challenge(client):
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_revoked_key_is_401(client, engine):
-    key = new_key(engine)
-    assert client.post("/api/tasks", json=ECHO, headers=bearer(key)).status_code == 202
+def _revoke(engine, key: str) -> None:
     with engine.begin() as conn:
         key_id = conn.execute(
             sa.text("SELECT id FROM api_keys WHERE key_hash = :h"),
             {"h": hashlib.sha256(key.encode()).hexdigest()},
         ).scalar_one()
         assert revoke_key(conn, key_id)
-    _problem(client.post("/api/tasks", json=ECHO, headers=bearer(key)), 401)
+
+
+def test_revoked_key_is_401_at_once_without_the_key_cache(it_database_url, engine):
+    app = create_app(make_settings(it_database_url, auth_cache_ttl_s=0))
+    client = app.test_client()
+    try:
+        key = new_key(engine)
+        assert client.post("/api/tasks", json=ECHO, headers=bearer(key)).status_code == 202
+        _revoke(engine, key)
+        _problem(client.post("/api/tasks", json=ECHO, headers=bearer(key)), 401)
+    finally:
+        app.extensions["taskservice"].close()
+
+
+def test_revoked_key_is_401_once_its_cache_entry_expires(it_database_url, engine):
+    app = create_app(make_settings(it_database_url, auth_cache_ttl_s=0.5))
+    client = app.test_client()
+    try:
+        key = new_key(engine)
+        assert client.post("/api/tasks", json=ECHO, headers=bearer(key)).status_code == 202
+        _revoke(engine, key)
+        # Within the cache's lifetime the verified key is still trusted (documented bound).
+        assert client.post("/api/tasks", json=ECHO, headers=bearer(key)).status_code == 202
+        time.sleep(0.6)
+        _problem(client.post("/api/tasks", json=ECHO, headers=bearer(key)), 401)
+    finally:
+        app.extensions["taskservice"].close()
 
 
 def test_key_without_the_scope_is_403(client, engine):
