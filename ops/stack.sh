@@ -78,7 +78,7 @@ ensure_debian_packages() {
     command -v mvn >/dev/null || missing+=(maven)
     command -v curl >/dev/null || missing+=(curl)
     [[ -x /usr/bin/prometheus ]] || missing+=(prometheus)
-    # The Flower browser test (tests/e2e/test_flower_browser.py) drives Debian's Chromium.
+    # The Flower browser test (tests/e2e/test_flower.py) drives Debian's Chromium.
     [[ -x /usr/bin/chromium ]] || missing+=(chromium)
     [[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
     ((${#missing[@]} > 0)) || return 0
