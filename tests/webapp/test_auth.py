@@ -4,6 +4,7 @@ import hashlib
 import json
 import time
 import uuid
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 from click.testing import CliRunner
@@ -44,31 +45,37 @@ def _revoke(engine, key: str) -> None:
         assert revoke_key(conn, key_id)
 
 
-def test_revoked_key_is_401_at_once_without_the_key_cache(it_database_url, engine):
-    app = create_app(make_settings(it_database_url, auth_cache_ttl_s=0))
-    client = app.test_client()
+@contextmanager
+def _client_with_key_cache(database_url: str, ttl_s: float):
+    """A test client of an API whose verified keys are cached for `ttl_s` seconds."""
+    app = create_app(make_settings(database_url, auth_cache_ttl_s=ttl_s))
     try:
-        key = new_key(engine)
-        assert client.post("/api/tasks", json=ECHO, headers=bearer(key)).status_code == 202
-        _revoke(engine, key)
-        _problem(client.post("/api/tasks", json=ECHO, headers=bearer(key)), 401)
+        yield app.test_client()
     finally:
         app.extensions["taskservice"].close()
+
+
+def _submit(client, key: str):
+    return client.post("/api/tasks", json=ECHO, headers=bearer(key))
+
+
+def test_revoked_key_is_401_at_once_without_the_key_cache(it_database_url, engine):
+    with _client_with_key_cache(it_database_url, 0) as client:
+        key = new_key(engine)
+        assert _submit(client, key).status_code == 202
+        _revoke(engine, key)
+        _problem(_submit(client, key), 401)
 
 
 def test_revoked_key_is_401_once_its_cache_entry_expires(it_database_url, engine):
-    app = create_app(make_settings(it_database_url, auth_cache_ttl_s=0.5))
-    client = app.test_client()
-    try:
+    with _client_with_key_cache(it_database_url, 0.5) as client:
         key = new_key(engine)
-        assert client.post("/api/tasks", json=ECHO, headers=bearer(key)).status_code == 202
+        assert _submit(client, key).status_code == 202
         _revoke(engine, key)
         # Within the cache's lifetime the verified key is still trusted (documented bound).
-        assert client.post("/api/tasks", json=ECHO, headers=bearer(key)).status_code == 202
+        assert _submit(client, key).status_code == 202
         time.sleep(0.6)
-        _problem(client.post("/api/tasks", json=ECHO, headers=bearer(key)), 401)
-    finally:
-        app.extensions["taskservice"].close()
+        _problem(_submit(client, key), 401)
 
 
 def test_key_without_the_scope_is_403(client, engine):
