@@ -11,9 +11,12 @@ RUN pip install -r requirements/base.txt
 
 COPY pyproject.toml README.md ./
 COPY webapp webapp
+COPY relay relay
 COPY bridge bridge
 COPY celery_tasks celery_tasks
+COPY taskctl taskctl
 COPY db db
+COPY taskkit taskkit
 RUN pip install --no-deps .
 
 RUN useradd --system --uid 10001 --home-dir /app taskservice

@@ -36,10 +36,12 @@ test:
 	$(STACK) up
 	$(VENV_BIN)/pytest $(PYTEST_ARGS)
 
+# ruff, mypy (strict on every package) and the one-way import rules of pyproject.toml.
 lint: venv
 	$(VENV_BIN)/ruff check .
 	$(VENV_BIN)/ruff format --check .
 	$(VENV_BIN)/mypy
+	$(VENV_BIN)/lint-imports
 
 fmt: venv
 	$(VENV_BIN)/ruff check --fix .

@@ -1,36 +1,29 @@
-"""Bridge entry point: `python -m bridge`. Stops cleanly on SIGTERM or SIGINT."""
+"""Bridge entry point: `python -m bridge`. Consumes the `tasks` topic as group `task-bridge` and
+queues each record as a Celery execute message; stops cleanly on SIGTERM or SIGINT."""
 
 import logging
-import signal
-import threading
-from types import FrameType
 
 from prometheus_client import start_http_server
 
 from bridge.consumer import Bridge, make_consumer
-from bridge.records import TaskRecord
 from bridge.settings import BridgeSettings
 from celery_tasks.config import make_celery
-from celery_tasks.dispatch import send_execute
-from celery_tasks.logsetup import configure_logging
-from celery_tasks.settings import CelerySettings, LogSettings
+from celery_tasks.send import send_execute
+from db.wire import TaskRecord
+from taskkit.logsetup import configure_logging
+from taskkit.loop import ProcessLoop
+from taskkit.settings import settings_or_exit
 
 log = logging.getLogger("bridge")
 
 
 def main() -> None:
     """Run the bridge until SIGTERM."""
-    configure_logging(LogSettings.from_env(), service="bridge")
-    settings = BridgeSettings.from_env()
-    celery = make_celery(CelerySettings.from_env())
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %d received; finishing the current batch", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    settings = settings_or_exit(BridgeSettings.from_env, "bridge")
+    configure_logging(settings.log, service="bridge")
+    celery = make_celery(settings.broker)
+    loop = ProcessLoop("bridge")
+    loop.install_signal_handlers()
 
     def dispatch(record: TaskRecord) -> str:
         return send_execute(
@@ -44,7 +37,11 @@ def main() -> None:
     start_http_server(settings.metrics_port, addr=settings.metrics_address)
     bridge = Bridge(make_consumer(settings), dispatch, settings)
     log.info("bridge consuming %s as group %s", settings.topic, settings.group_id)
-    bridge.run(stop.is_set)
+    bridge.subscribe()
+    try:
+        loop.run(bridge.step)
+    finally:
+        bridge.close()
     log.info("bridge stopped")
 
 

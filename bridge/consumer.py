@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from bridge import metrics
-from bridge.errors import ConsumerFatalError, RecordDecodeError
+from bridge.errors import ConsumerFatalError
 from bridge.lag import LagRecorder
-from bridge.records import TaskRecord, decode_record
 from bridge.settings import BridgeSettings
-from celery_tasks.logsetup import log_context
+from db.errors import RecordDecodeError
+from db.wire import TaskRecord, decode_task
+from taskkit.logsetup import log_context
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +55,14 @@ class Bridge:
         """Join the consumer group on the tasks topic."""
         self.consumer.subscribe([self.settings.topic])
 
-    def run(self, should_stop: Callable[[], bool]) -> None:
-        """Process batches until `should_stop()`; then close, committing stored offsets."""
-        self.subscribe()
-        try:
-            while not should_stop():
-                result = self.process_batch()
-                if result.deferred:
-                    time.sleep(self.settings.retry_backoff_s)
-        finally:
-            self.consumer.close()
+    def step(self) -> float:
+        """One batch; the seconds to wait before the next (a back-off after a deferral)."""
+        result = self.process_batch()
+        return self.settings.retry_backoff_s if result.deferred else 0.0
+
+    def close(self) -> None:
+        """Leave the group, committing the stored offsets."""
+        self.consumer.close()
 
     def process_batch(self) -> BatchResult:
         """Consume up to one batch, dispatch each record, store offsets of those Celery took."""
@@ -95,7 +94,7 @@ class Bridge:
     def _handle(self, msg: Message) -> Handled:
         """Dispatch one record; its offset is stored unless it was put back."""
         try:
-            record = decode_record(msg.value(), msg.headers())  # type: ignore[arg-type]
+            record = decode_task(msg.value(), msg.headers())  # type: ignore[arg-type]
         except RecordDecodeError as err:
             # A record we cannot read will never become readable; parking the partition on it
             # would stop every task behind it, so it is logged, counted and passed.

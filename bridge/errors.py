@@ -1,12 +1,8 @@
-"""Errors of the bridge."""
+"""Errors of the bridge. Undecodable records raise db.errors.RecordDecodeError (db/wire.py)."""
 
 
 class BridgeError(Exception):
     """Root of the errors this package raises."""
-
-
-class RecordDecodeError(BridgeError):
-    """Raised when a Kafka record is not a valid `tasks` record (it is logged and skipped)."""
 
 
 class ConsumerFatalError(BridgeError):

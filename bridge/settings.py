@@ -1,46 +1,32 @@
-"""Settings of the bridge process, read from the environment at its entry point."""
+"""Settings of the bridge process (BRIDGE_*, KAFKA_BOOTSTRAP_SERVERS and the Celery broker)."""
 
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from pydantic import Field
 
+from celery_tasks.settings import BrokerSettings
 from db.topics import TASKS_TOPIC
+from taskkit.settings import KafkaFields, LogSettings, log_settings_field
 
 
-@dataclass(frozen=True)
-class BridgeSettings:
-    """Kafka consumer settings of the bridge (the Celery side reads its own)."""
+class BridgeSettings(KafkaFields, env_prefix="BRIDGE_"):
+    """Kafka consumer settings of the bridge and the broker it sends Celery messages to."""
 
-    bootstrap_servers: str = "127.0.0.1:9092"
+    broker: BrokerSettings = Field(default_factory=BrokerSettings.from_env)
+    log: LogSettings = log_settings_field()
     topic: str = TASKS_TOPIC
     group_id: str = "task-bridge"
-    batch_size: int = 500
-    poll_timeout_s: float = 1.0
-    retry_backoff_s: float = 1.0
-    metrics_port: int = 9102
+    batch_size: int = Field(500, gt=0)
+    poll_timeout_s: float = Field(1.0, gt=0)
+    retry_backoff_s: float = Field(1.0, ge=0)
+    metrics_port: int = Field(9102, ge=0, le=65535)
     # 0.0.0.0 in a container, so Prometheus in another container can scrape it.
     metrics_address: str = "127.0.0.1"
     # How often librdkafka reports statistics, from which the per-partition lag gauge comes.
-    stats_interval_ms: int = 5000
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "BridgeSettings":
-        """Read settings from environment variables, falling back to the local stack."""
-        d = cls()
-        return cls(
-            bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", d.bootstrap_servers),
-            topic=env.get("BRIDGE_TOPIC", d.topic),
-            group_id=env.get("BRIDGE_GROUP_ID", d.group_id),
-            batch_size=int(env.get("BRIDGE_BATCH_SIZE", d.batch_size)),
-            metrics_port=int(env.get("BRIDGE_METRICS_PORT", d.metrics_port)),
-            metrics_address=env.get("BRIDGE_METRICS_ADDRESS", d.metrics_address),
-            stats_interval_ms=int(env.get("BRIDGE_STATS_INTERVAL_MS", d.stats_interval_ms)),
-        )
+    stats_interval_ms: int = Field(5000, ge=0)
 
     def consumer_config(self) -> dict[str, object]:
-        """librdkafka configuration of the consumer (DESIGN.md, "Kafka")."""
+        """librdkafka configuration of the consumer (docs/architecture.md, "Kafka")."""
         return {
-            "bootstrap.servers": self.bootstrap_servers,
+            "bootstrap.servers": self.kafka_bootstrap_servers,
             "group.id": self.group_id,
             "client.id": "task-bridge",
             # Offsets are stored by hand once Celery holds the message, and committed in the

@@ -1,7 +1,9 @@
 """Celery entry point: `celery -A celery_tasks.app worker|beat|flower`.
 
 The app object is the one module-level singleton the house style allows, because `celery -A`
-needs it. Settings are read here, once; clients are made lazily in each worker process.
+needs it. Settings are read here, once (a bad value stops the process with a line naming the
+variable); clients are made lazily in each worker process. This is the only module that loads
+the handlers' bodies.
 """
 
 import sys
@@ -13,19 +15,21 @@ from celery_tasks.beat import register_beat
 from celery_tasks.config import make_celery
 from celery_tasks.execute import Executor, register_execute
 from celery_tasks.handlers import registry
-from celery_tasks.logsetup import service_from_argv
 from celery_tasks.observability import install as install_observability
 from celery_tasks.runtime import WorkerResources
-from celery_tasks.settings import CelerySettings, LogSettings, WorkerMetricsSettings
+from celery_tasks.settings import WorkerSettings
+from taskkit.logsetup import service_from_argv
+from taskkit.settings import settings_or_exit
 
-settings = CelerySettings.from_env()
-app = make_celery(settings)
+service = service_from_argv(sys.argv)
+settings = settings_or_exit(WorkerSettings.from_env, f"celery {service}")
+if registry.missing():
+    sys.exit(f"celery {service}: no handler body for task type(s) {', '.join(registry.missing())}")
+app = make_celery(settings.broker, settings)
 resources = WorkerResources(settings)
 execute = register_execute(app, Executor(resources, registry))
 register_beat(app, resources)
-install_observability(
-    LogSettings.from_env(), WorkerMetricsSettings.from_env(), service_from_argv(sys.argv)
-)
+install_observability(settings, service)
 
 
 @worker_process_init.connect  # type: ignore[untyped-decorator]

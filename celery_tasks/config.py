@@ -1,4 +1,4 @@
-"""Builds a configured Celery app; used by the worker, beat, Flower and (to send) the bridge."""
+"""Builds a configured Celery app: the worker, beat and Flower run it, the bridge sends with it."""
 
 from typing import Any
 
@@ -6,20 +6,23 @@ from celery import Celery
 from kombu.entity import Queue
 
 from celery_tasks.names import MAINTENANCE_QUEUE, TASKS_QUEUE
-from celery_tasks.settings import CelerySettings
+from celery_tasks.settings import BrokerSettings, WorkerSettings
 
 # kombu's Redis transport emulates priorities with one list per step; ten steps give the API's
 # priorities 0-9 each its own list.
 PRIORITY_STEPS = list(range(10))
 
 
-def celery_config(settings: CelerySettings) -> dict[str, Any]:
-    """The Celery configuration of the service (see DESIGN.md, "Processes and data flow")."""
-    return {
-        "broker_url": settings.broker_url,
+def celery_config(broker: BrokerSettings, worker: WorkerSettings | None = None) -> dict[str, Any]:
+    """The Celery configuration of the service; the workers' limits only where `worker` is given.
+
+    See docs/architecture.md, "Processes and data flow".
+    """
+    config: dict[str, Any] = {
+        "broker_url": broker.broker_url,
         "broker_connection_retry_on_startup": True,
         "broker_transport_options": {
-            "visibility_timeout": settings.visibility_timeout_s,
+            "visibility_timeout": broker.visibility_timeout_s,
             "queue_order_strategy": "priority",
             "priority_steps": PRIORITY_STEPS,
             "sep": ":",
@@ -36,8 +39,6 @@ def celery_config(settings: CelerySettings) -> dict[str, Any]:
         "task_default_queue": TASKS_QUEUE,
         "task_queues": (Queue(TASKS_QUEUE), Queue(MAINTENANCE_QUEUE)),  # type: ignore[no-untyped-call]
         "task_default_priority": 4,
-        "task_soft_time_limit": settings.default_soft_time_limit_s,
-        "task_time_limit": settings.default_time_limit_s,
         "task_send_sent_event": True,
         "worker_send_task_events": True,
         # Our own logging setup owns the root logger (issue: correlation ids in every line).
@@ -46,10 +47,16 @@ def celery_config(settings: CelerySettings) -> dict[str, Any]:
         "timezone": "UTC",
         "enable_utc": True,
     }
+    if worker is not None:
+        config["task_soft_time_limit"] = worker.soft_time_limit_s
+        config["task_time_limit"] = worker.time_limit_s
+    return config
 
 
-def make_celery(settings: CelerySettings, name: str = "celery_tasks") -> Celery:
+def make_celery(
+    broker: BrokerSettings, worker: WorkerSettings | None = None, name: str = "celery_tasks"
+) -> Celery:
     """Create a Celery app with the service's configuration; it connects only when used."""
     app = Celery(name, set_as_current=False)
-    app.conf.update(celery_config(settings))
+    app.conf.update(celery_config(broker, worker))
     return app

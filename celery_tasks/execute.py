@@ -11,7 +11,7 @@ import sqlalchemy.exc
 from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from celery_tasks import logsetup, metrics
+from celery_tasks import metrics
 from celery_tasks.backoff import retry_delay_s
 from celery_tasks.errors import HandlerTimeoutError, RetryableError
 from celery_tasks.names import EXECUTE_TASK
@@ -34,6 +34,7 @@ from db.execution import (
 )
 from db.ids import parse_task_id
 from db.models import TaskStatus
+from taskkit import logsetup
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class Executor:
             metrics.TASK_DUPLICATES.labels("invalid_id").inc()
             return {"status": "invalid"}
         timelimit = task.request.timelimit or (None, None)
-        hard_limit_s = timelimit[0] or self.settings.default_time_limit_s
+        hard_limit_s = timelimit[0] or self.settings.time_limit_s
         lease_s = float(hard_limit_s + self.settings.lease_grace_s)
         owner = owner_id()
         name = f"taskservice:lock:{parsed}"

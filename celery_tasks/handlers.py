@@ -1,4 +1,8 @@
-"""Built-in handlers. Each is a plain function of (payload, context), registered by type name."""
+"""The bodies of the catalog's task types, loaded only by the worker (celery_tasks/app.py).
+
+Each is a plain function of (payload, context), registered under its type's name; the type's
+validator and limits come from celery_tasks/catalog.py.
+"""
 
 import hashlib
 import json
@@ -7,12 +11,11 @@ import signal
 import time
 from typing import Any
 
-from celery_tasks.errors import InvalidPayloadError, PermanentError, RetryableError
+from celery_tasks.catalog import CATALOG
+from celery_tasks.errors import PermanentError, RetryableError
 from celery_tasks.registry import HandlerContext, Registry
 
-registry = Registry()
-
-MAX_SLEEP_S = 300
+registry = Registry(CATALOG)
 
 
 @registry.handler("process_data")
@@ -49,20 +52,7 @@ def echo(payload: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
     return {"echo": payload}
 
 
-def _validate_sleep(payload: dict[str, Any]) -> None:
-    seconds = payload.get("seconds", 1)
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-        raise InvalidPayloadError("'seconds' must be a number")
-    if not 0 <= seconds <= MAX_SLEEP_S:
-        raise InvalidPayloadError(f"'seconds' must be between 0 and {MAX_SLEEP_S}")
-
-
-@registry.handler(
-    "sleep",
-    validate=_validate_sleep,
-    soft_time_limit_s=MAX_SLEEP_S + 30,
-    time_limit_s=MAX_SLEEP_S + 60,
-)
+@registry.handler("sleep")
 def sleep(payload: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
     """Sleep for `seconds` (default 1): a stand-in for slow I/O."""
     seconds = float(payload.get("seconds", 1))
@@ -70,18 +60,7 @@ def sleep(payload: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
     return {"slept_s": seconds}
 
 
-def _validate_fail(payload: dict[str, Any]) -> None:
-    times = payload.get("times", 0)
-    if isinstance(times, bool) or not isinstance(times, int) or times < 0:
-        raise InvalidPayloadError("'times' must be a non-negative integer")
-    if not isinstance(payload.get("permanent", False), bool):
-        raise InvalidPayloadError("'permanent' must be a boolean")
-    healed = payload.get("healed_after_redrives", 0)
-    if isinstance(healed, bool) or not isinstance(healed, int) or healed < 0:
-        raise InvalidPayloadError("'healed_after_redrives' must be a non-negative integer")
-
-
-@registry.handler("fail", validate=_validate_fail)
+@registry.handler("fail")
 def fail(payload: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
     """Fail on purpose: `{"times": n}` fails the first n attempts, `{"permanent": true}` always.
 
@@ -99,13 +78,7 @@ def fail(payload: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
     return {"failed_attempts": times, "succeeded_on_attempt": ctx.attempt}
 
 
-def _validate_crash(payload: dict[str, Any]) -> None:
-    times = payload.get("times", 1_000_000)
-    if isinstance(times, bool) or not isinstance(times, int) or times < 0:
-        raise InvalidPayloadError("'times' must be a non-negative integer")
-
-
-@registry.handler("crash", validate=_validate_crash)
+@registry.handler("crash")
 def crash(payload: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
     """Kill the worker process running it (SIGKILL), as the OOM killer would: a fault drill.
 

@@ -16,14 +16,14 @@ from celery.signals import (
 from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 from prometheus_client.registry import REGISTRY
 
-from celery_tasks import logsetup
 from celery_tasks.names import CORRELATION_HEADER, EXECUTE_TASK
-from celery_tasks.settings import LogSettings, WorkerMetricsSettings
+from celery_tasks.settings import WorkerSettings
+from taskkit import logsetup
 
 log = logging.getLogger(__name__)
 
 
-def worker_registry(settings: WorkerMetricsSettings) -> CollectorRegistry:
+def worker_registry(settings: WorkerSettings) -> CollectorRegistry:
     """The registry a worker serves: every child's samples in multiprocess mode, else its own."""
     if settings.multiproc_dir is None:
         return REGISTRY
@@ -49,14 +49,14 @@ def bind_task_context(task: "Task[Any, Any]", args: Any) -> None:
     )
 
 
-def install(log_settings: LogSettings, metrics: WorkerMetricsSettings, service: str) -> None:
+def install(settings: WorkerSettings, service: str) -> None:
     """Connect the signal receivers; `celery -A celery_tasks.app` calls this once at import."""
 
     @setup_logging.connect(weak=False)  # type: ignore[untyped-decorator]
     def _configure_logging(**_: Any) -> None:
         # Any receiver of this signal stops Celery from configuring logging itself, so the
         # root logger stays ours (worker_hijack_root_logger=False covers the rest).
-        logsetup.configure_logging(log_settings, service)
+        logsetup.configure_logging(settings.log, service)
 
     @task_prerun.connect(weak=False)  # type: ignore[untyped-decorator]
     def _bind(task: "Task[Any, Any]", args: Any = None, **_: Any) -> None:
@@ -69,12 +69,18 @@ def install(log_settings: LogSettings, metrics: WorkerMetricsSettings, service: 
     @worker_init.connect(weak=False)  # type: ignore[untyped-decorator]
     def _serve_metrics(**_: Any) -> None:
         # worker_init runs in the parent before the pool forks, and only in `celery worker`.
-        if metrics.multiproc_dir is None:
+        if settings.multiproc_dir is None:
             log.warning("PROMETHEUS_MULTIPROC_DIR is unset: metrics show the parent process only")
-        start_http_server(metrics.port, addr=metrics.address, registry=worker_registry(metrics))
-        log.info("worker metrics on http://%s:%d/metrics", metrics.address, metrics.port)
+        start_http_server(
+            settings.metrics_port, addr=settings.metrics_address, registry=worker_registry(settings)
+        )
+        log.info(
+            "worker metrics on http://%s:%d/metrics",
+            settings.metrics_address,
+            settings.metrics_port,
+        )
 
     @worker_process_shutdown.connect(weak=False)  # type: ignore[untyped-decorator]
     def _mark_dead(**_: Any) -> None:
-        if metrics.multiproc_dir is not None:
-            multiprocess.mark_process_dead(os.getpid(), metrics.multiproc_dir)  # type: ignore[no-untyped-call]
+        if settings.multiproc_dir is not None:
+            multiprocess.mark_process_dead(os.getpid(), settings.multiproc_dir)  # type: ignore[no-untyped-call]

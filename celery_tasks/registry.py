@@ -1,9 +1,10 @@
-"""Handler registry: maps a task type to the function that runs it, with its time limits."""
+"""Handler registry: the body of each task type, beside the type's catalog entry."""
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from celery_tasks.catalog import Catalog, TaskType, Validator
 from celery_tasks.errors import UnknownTaskTypeError
 
 
@@ -20,24 +21,31 @@ class HandlerContext:
 
 
 HandlerFunc = Callable[[dict[str, Any], HandlerContext], dict[str, Any] | None]
-Validator = Callable[[dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
 class Handler:
-    """A registered handler and its limits (None: the worker's defaults)."""
+    """A task type and the function that runs it."""
 
-    name: str
+    type: TaskType
     func: HandlerFunc
-    validate: Validator | None = None
-    soft_time_limit_s: int | None = None
-    time_limit_s: int | None = None
+
+    @property
+    def name(self) -> str:
+        """The task type's name."""
+        return self.type.name
+
+    @property
+    def validate(self) -> Validator | None:
+        """The payload check of the task type."""
+        return self.type.validate
 
 
 class Registry:
-    """Task types by name. The API validates against it; the worker runs from it."""
+    """Handlers by task type. With a catalog, only the catalog's types may get a body."""
 
-    def __init__(self) -> None:
+    def __init__(self, catalog: Catalog | None = None) -> None:
+        self.catalog = catalog
         self._handlers: dict[str, Handler] = {}
 
     def handler(
@@ -48,12 +56,21 @@ class Registry:
         soft_time_limit_s: int | None = None,
         time_limit_s: int | None = None,
     ) -> Callable[[HandlerFunc], HandlerFunc]:
-        """Register the decorated function as the handler of task type `name`."""
+        """Register the decorated function as the body of task type `name`.
+
+        Without a catalog the type is described here; with one it comes from the catalog.
+        """
+        if self.catalog is not None:
+            if name not in self.catalog:
+                raise ValueError(f"task type {name!r} is not in the catalog")
+            task_type = self.catalog.get(name)
+        else:
+            task_type = TaskType(name, validate, soft_time_limit_s, time_limit_s)
 
         def register(func: HandlerFunc) -> HandlerFunc:
             if name in self._handlers:
                 raise ValueError(f"handler {name!r} is registered twice")
-            self._handlers[name] = Handler(name, func, validate, soft_time_limit_s, time_limit_s)
+            self._handlers[name] = Handler(task_type, func)
             return func
 
         return register
@@ -64,6 +81,10 @@ class Registry:
             return self._handlers[name]
         except KeyError:
             raise UnknownTaskTypeError(f"no handler is registered for type {name!r}") from None
+
+    def missing(self) -> list[str]:
+        """Types of the catalog that have no body (the worker refuses to start with any)."""
+        return [name for name in self.catalog or [] if name not in self._handlers]
 
     def __contains__(self, name: object) -> bool:
         return name in self._handlers

@@ -3,14 +3,14 @@
 import sqlalchemy as sa
 from redis import Redis
 
-from celery_tasks.settings import CelerySettings
+from celery_tasks.settings import WorkerSettings
 from db.engine import make_engine
 
 
 class WorkerResources:
     """The database engine and Redis client of one worker process."""
 
-    def __init__(self, settings: CelerySettings) -> None:
+    def __init__(self, settings: WorkerSettings) -> None:
         self.settings = settings
         self._engine: sa.Engine | None = None
         self._redis: Redis | None = None

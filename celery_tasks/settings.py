@@ -1,120 +1,52 @@
-"""Settings of the Celery app, the workers and beat, read from the environment."""
+"""Settings of the Celery side: the broker (every process that sends or runs Celery tasks) and
+the workers and beat, read from the environment (CELERY_BROKER_URL, CELERY_TASKS_*)."""
 
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from pydantic import Field
 
 from db.retention import DEFAULT_RETENTION_MONTHS
+from taskkit.settings import (
+    BrokerFields,
+    DatabaseFields,
+    LogSettings,
+    RedisFields,
+    log_settings_field,
+)
 
 
-@dataclass(frozen=True)
-class CelerySettings:
-    """Everything the worker side needs; built once at the entry point."""
+class BrokerSettings(BrokerFields, env_prefix="CELERY_TASKS_"):
+    """What a Celery app needs to reach the broker: the bridge sends with it, workers consume."""
 
-    broker_url: str = "redis://127.0.0.1:6379/1"
-    database_url: str = "postgresql+psycopg://tasks:tasks@127.0.0.1:5432/tasks"
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    retry_backoff_s: int = 2
-    retry_backoff_max_s: int = 600
-    default_soft_time_limit_s: int = 60
-    default_time_limit_s: int = 90
-    lease_grace_s: int = 15
     # Must exceed the longest backoff plus the hard time limit, or Redis redelivers messages
     # that a worker is still holding for a later attempt.
-    visibility_timeout_s: int = 3600
-    reconcile_interval_s: float = 15.0
-    reconcile_pending_after_s: int = 30
-    reconcile_retrying_grace_s: int = 60
-    reconcile_batch: int = 500
-    reconcile_max_batches: int = 20
-    partitions_ahead_months: int = 3
-    # Due SCHEDULED tasks are dispatched within about this long of their run_at (issue 5).
-    scheduled_dispatch_interval_s: float = 1.0
-    scheduled_dispatch_batch: int = 1000
-    retention_months: int = DEFAULT_RETENTION_MONTHS
+    visibility_timeout_s: int = Field(3600, gt=0)
+
+
+class WorkerSettings(DatabaseFields, RedisFields, env_prefix="CELERY_TASKS_"):
+    """Everything the workers and beat need; built once at the entry point."""
+
+    broker: BrokerSettings = Field(default_factory=BrokerSettings.from_env)
+    log: LogSettings = log_settings_field()
+    retry_backoff_s: int = Field(2, gt=0)
+    retry_backoff_max_s: int = Field(600, gt=0)
+    soft_time_limit_s: int = Field(60, gt=0)
+    time_limit_s: int = Field(90, gt=0)
+    lease_grace_s: int = Field(15, ge=0)
+    reconcile_interval_s: float = Field(15.0, gt=0)
+    reconcile_pending_after_s: int = Field(30, ge=0)
+    reconcile_retrying_grace_s: int = Field(60, ge=0)
+    reconcile_batch: int = Field(500, gt=0)
+    reconcile_max_batches: int = Field(20, gt=0)
+    partitions_ahead_months: int = Field(3, ge=0, validation_alias="CELERY_TASKS_PARTITIONS_AHEAD")
+    # Due SCHEDULED tasks are dispatched within about this long of their run_at.
+    scheduled_dispatch_interval_s: float = Field(1.0, gt=0)
+    scheduled_dispatch_batch: int = Field(1000, gt=0)
+    retention_months: int = Field(DEFAULT_RETENTION_MONTHS, ge=1)
     # Lets the `crash` handler kill its worker process (fault drills); off in production.
     fault_injection: bool = False
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "CelerySettings":
-        """Read settings from environment variables, falling back to the local stack."""
-        d = cls()
-        broker = env.get("CELERY_BROKER_URL", d.broker_url)
-        return cls(
-            broker_url=broker,
-            database_url=env.get("DATABASE_URL", d.database_url),
-            redis_url=env.get("REDIS_URL", d.redis_url),
-            retry_backoff_s=int(env.get("CELERY_TASKS_RETRY_BACKOFF_S", d.retry_backoff_s)),
-            retry_backoff_max_s=int(
-                env.get("CELERY_TASKS_RETRY_BACKOFF_MAX_S", d.retry_backoff_max_s)
-            ),
-            default_soft_time_limit_s=int(
-                env.get("CELERY_TASKS_SOFT_TIME_LIMIT_S", d.default_soft_time_limit_s)
-            ),
-            default_time_limit_s=int(env.get("CELERY_TASKS_TIME_LIMIT_S", d.default_time_limit_s)),
-            visibility_timeout_s=int(
-                env.get("CELERY_TASKS_VISIBILITY_TIMEOUT_S", d.visibility_timeout_s)
-            ),
-            reconcile_interval_s=float(
-                env.get("CELERY_TASKS_RECONCILE_INTERVAL_S", d.reconcile_interval_s)
-            ),
-            reconcile_pending_after_s=int(
-                env.get("CELERY_TASKS_RECONCILE_PENDING_AFTER_S", d.reconcile_pending_after_s)
-            ),
-            partitions_ahead_months=int(
-                env.get("CELERY_TASKS_PARTITIONS_AHEAD", d.partitions_ahead_months)
-            ),
-            scheduled_dispatch_interval_s=float(
-                env.get(
-                    "CELERY_TASKS_SCHEDULED_DISPATCH_INTERVAL_S", d.scheduled_dispatch_interval_s
-                )
-            ),
-            retention_months=int(env.get("CELERY_TASKS_RETENTION_MONTHS", d.retention_months)),
-            fault_injection=env.get("CELERY_TASKS_FAULT_INJECTION", "0") in {"1", "true", "yes"},
-        )
-
-
-LOG_FORMATS = ("human", "json")
-
-
-@dataclass(frozen=True)
-class LogSettings:
-    """How every process writes its log lines (celery_tasks/logsetup.py); shared by all
-    entry points, which is why it lives in the package every other one may import."""
-
-    format: str = "human"
-    level: str = "INFO"
-    # Overrides the name each entry point gives itself ("api", "relay", "worker", ...).
-    service: str | None = None
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "LogSettings":
-        """Read LOG_FORMAT, LOG_LEVEL and LOG_SERVICE; an unknown format is refused at start."""
-        log_format = env.get("LOG_FORMAT", cls.format).strip().lower() or cls.format
-        if log_format not in LOG_FORMATS:
-            raise ValueError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}: {log_format!r}")
-        return cls(
-            format=log_format,
-            level=env.get("LOG_LEVEL", cls.level).strip().upper() or cls.level,
-            service=env.get("LOG_SERVICE") or None,
-        )
-
-
-@dataclass(frozen=True)
-class WorkerMetricsSettings:
-    """Where a worker serves the Prometheus metrics of all its prefork children."""
-
-    port: int = 9103
-    address: str = "127.0.0.1"
+    # Where a worker serves the Prometheus metrics of all its prefork children.
+    metrics_port: int = Field(9103, ge=0, le=65535)
+    # 0.0.0.0 in a container, so Prometheus in another container can scrape it.
+    metrics_address: str = "127.0.0.1"
     # prometheus_client's multiprocess mode: every child writes its samples here and the
     # parent's endpoint adds them up; without it a scrape sees one random child.
-    multiproc_dir: str | None = None
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "WorkerMetricsSettings":
-        """Read CELERY_TASKS_METRICS_PORT / _ADDRESS and PROMETHEUS_MULTIPROC_DIR."""
-        return cls(
-            port=int(env.get("CELERY_TASKS_METRICS_PORT", cls.port)),
-            address=env.get("CELERY_TASKS_METRICS_ADDRESS", cls.address),
-            multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
-        )
+    multiproc_dir: str | None = Field(None, validation_alias="PROMETHEUS_MULTIPROC_DIR")

@@ -7,3 +7,7 @@ class DatabaseError(Exception):
 
 class PartitionInUseError(DatabaseError):
     """Raised when pruning would drop a partition that still holds active tasks."""
+
+
+class RecordDecodeError(DatabaseError):
+    """Raised when a Kafka record is not a valid `tasks` or `tasks-dlt` record of this service."""

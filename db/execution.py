@@ -2,21 +2,20 @@
 
 The claim is a compare-and-set that increments `attempts` and sets a fresh lease token; every
 finishing write is fenced on that token, so an attempt whose lease was taken over can never
-overwrite the newer attempt's outcome (DESIGN.md, "Execution guarantees").
+overwrite the newer attempt's outcome (docs/architecture.md, "Execution guarantees").
 """
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
+from db import outbox
 from db.cancel import cancelled_values
 from db.ids import created_at_of
-from db.models import TaskStatus, outbox_table, task_effects_table, tasks_table
-from db.tasks_repo import notify_outbox, outbox_row
-from db.topics import DLT_TOPIC
+from db.models import TaskStatus, task_effects_table, tasks_table
 
 t = tasks_table
 
@@ -263,27 +262,5 @@ def fail_task(
     row = conn.execute(stmt).mappings().first()
     if row is None:
         return False
-    conn.execute(sa.insert(outbox_table).values(**dlt_outbox_row(dict(row))))
-    notify_outbox(conn)
+    outbox.enqueue(conn, [outbox.dlt_row(dict(row))])
     return True
-
-
-def dlt_outbox_row(task: dict[str, Any]) -> dict[str, Any]:
-    """The outbox row of a FAILED task's `tasks-dlt` record."""
-    failed_at = task.get("finished_at") or datetime.now(UTC)
-    value = {
-        "id": str(task["id"]),
-        "created_at": task["created_at"].isoformat(),
-        "type": task["type"],
-        "payload": task["payload"],
-        "priority": task["priority"],
-        "tenant": task["tenant"],
-        "error": task["last_error"],
-        "error_type": task["error_type"],
-        "attempts": task["attempts"],
-        "max_attempts": task["max_attempts"],
-        "redrive_count": task["redrive_count"],
-        "failed_at": failed_at.isoformat(),
-        "correlation_id": task["correlation_id"],
-    }
-    return outbox_row(DLT_TOPIC, task["id"], value, task["correlation_id"])

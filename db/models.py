@@ -11,7 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 class TaskStatus(enum.StrEnum):
-    """Lifecycle of a task; see DESIGN.md, "Task model"."""
+    """Lifecycle of a task; see docs/architecture.md, "Task model"."""
 
     SCHEDULED = "SCHEDULED"
     PENDING = "PENDING"

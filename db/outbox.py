@@ -1,5 +1,11 @@
-"""Outbox queries used by the relay: claim a batch, delete what Kafka acknowledged."""
+"""The transactional outbox: rows written in the transaction of the change they announce,
+claimed and deleted by the relay once Kafka acknowledged them.
 
+Every Kafka record of the service goes through here, so a database write and its message are
+atomic: no committed task is left unpublished, no message exists for a rolled-back write.
+"""
+
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -7,6 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from db.models import outbox_table
+from db.topics import DLT_TOPIC, OUTBOX_CHANNEL, TASKS_TOPIC
+from db.wire import dlt_value, headers_of, task_value
 
 o = outbox_table
 
@@ -20,6 +28,39 @@ class OutboxRecord:
     key: str
     value: dict[str, Any]
     headers: dict[str, str]
+
+
+def outbox_row(
+    topic: str, key: uuid.UUID, value: dict[str, Any], correlation_id: str | None
+) -> dict[str, Any]:
+    """An outbox row's column values; the correlation id travels as a Kafka header."""
+    return {"topic": topic, "key": str(key), "value": value, "headers": headers_of(correlation_id)}
+
+
+def task_row(
+    task_id: uuid.UUID, created_at: Any, task_type: str, priority: int, correlation_id: str | None
+) -> dict[str, Any]:
+    """The outbox row of a task's `tasks` record (submit, re-dispatch, re-drive, schedule)."""
+    value = task_value(task_id, created_at, task_type, priority)
+    return outbox_row(TASKS_TOPIC, task_id, value, correlation_id)
+
+
+def dlt_row(task: dict[str, Any]) -> dict[str, Any]:
+    """The outbox row of a FAILED task's `tasks-dlt` record, from its row's columns."""
+    return outbox_row(DLT_TOPIC, task["id"], dlt_value(task), task["correlation_id"])
+
+
+def enqueue(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Write outbox rows in the caller's transaction and wake the relay when it commits."""
+    if not rows:
+        return
+    conn.execute(sa.insert(o), list(rows))
+    notify(conn)
+
+
+def notify(conn: sa.Connection) -> None:
+    """Wake the relay when the current transaction commits (NOTIFY is transactional)."""
+    conn.execute(sa.select(sa.func.pg_notify(OUTBOX_CHANNEL, "")))
 
 
 def claim_batch(conn: sa.Connection, limit: int) -> list[OutboxRecord]:

@@ -1,4 +1,6 @@
-"""Find tasks stuck in an active status and put them back on their way (DESIGN.md, invariant 2).
+"""Find tasks stuck in an active status and put them back on their way.
+
+See docs/architecture.md, invariant 2.
 
 Every query filters on the active statuses, so it runs on the partial index whatever the size
 of the history. Rows are locked `FOR UPDATE SKIP LOCKED` and updated so they no longer match,
@@ -11,10 +13,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from db import outbox
 from db.cancel import cancelled_values
 from db.execution import fail_task
 from db.models import TaskStatus, outbox_table, tasks_table
-from db.tasks_repo import notify_outbox, outbox_row, task_message
 from db.topics import TASKS_TOPIC
 
 t = tasks_table
@@ -55,8 +57,7 @@ class ReconcileReport:
 
 
 def _redispatch_row(task: Any) -> dict[str, Any]:
-    value = task_message(task.id, task.created_at, task.type, task.priority)
-    return outbox_row(TASKS_TOPIC, task.id, value, task.correlation_id)
+    return outbox.task_row(task.id, task.created_at, task.type, task.priority, task.correlation_id)
 
 
 def _locked(where: sa.ColumnElement[bool], batch: int) -> sa.Select[Any]:
@@ -174,7 +175,5 @@ def reconcile(
         )
         report.retrying_redispatched = len(overdue)
 
-    if redispatch:
-        conn.execute(sa.insert(o), redispatch)
-        notify_outbox(conn)
+    outbox.enqueue(conn, redispatch)
     return report

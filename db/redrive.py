@@ -5,10 +5,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from db import outbox
 from db.ids import created_at_of
-from db.models import TaskStatus, outbox_table, tasks_table
-from db.tasks_repo import notify_outbox, outbox_row, task_message
-from db.topics import TASKS_TOPIC
+from db.models import TaskStatus, tasks_table
 
 t = tasks_table
 
@@ -58,9 +57,7 @@ def redrive_task(conn: sa.Connection, task_id: uuid.UUID) -> dict[str, Any] | No
     row = conn.execute(stmt).first()
     if row is None:
         return None
-    value = task_message(row.id, row.created_at, row.type, row.priority)
-    conn.execute(
-        sa.insert(outbox_table).values(**outbox_row(TASKS_TOPIC, row.id, value, row.correlation_id))
+    outbox.enqueue(
+        conn, [outbox.task_row(row.id, row.created_at, row.type, row.priority, row.correlation_id)]
     )
-    notify_outbox(conn)
     return {"id": str(row.id), "type": row.type, "redrive_count": row.redrive_count}

@@ -2,9 +2,8 @@
 
 import sqlalchemy as sa
 
-from db.models import TaskStatus, outbox_table, tasks_table
-from db.tasks_repo import notify_outbox, outbox_row, task_message
-from db.topics import TASKS_TOPIC
+from db import outbox
+from db.models import TaskStatus, tasks_table
 
 t = tasks_table
 
@@ -33,17 +32,8 @@ def dispatch_due(conn: sa.Connection, batch: int = 1000) -> int:
     rows = conn.execute(stmt).all()
     if not rows:
         return 0
-    conn.execute(
-        sa.insert(outbox_table),
-        [
-            outbox_row(
-                TASKS_TOPIC,
-                r.id,
-                task_message(r.id, r.created_at, r.type, r.priority),
-                r.correlation_id,
-            )
-            for r in rows
-        ],
+    outbox.enqueue(
+        conn,
+        [outbox.task_row(r.id, r.created_at, r.type, r.priority, r.correlation_id) for r in rows],
     )
-    notify_outbox(conn)
     return len(rows)

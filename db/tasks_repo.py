@@ -8,9 +8,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from db import outbox
 from db.ids import created_at_of, uuid7
-from db.models import TaskStatus, outbox_table, tasks_table
-from db.topics import OUTBOX_CHANNEL, TASKS_TOPIC
+from db.models import TaskStatus, tasks_table
 
 
 @dataclass(frozen=True)
@@ -36,26 +36,6 @@ class InsertedTask:
     status: TaskStatus
     type: str
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def task_message(
-    task_id: uuid.UUID, created_at: datetime, task_type: str, priority: int
-) -> dict[str, Any]:
-    """The JSON value of a `tasks` record."""
-    return {
-        "id": str(task_id),
-        "created_at": created_at.isoformat(),
-        "type": task_type,
-        "priority": priority,
-    }
-
-
-def outbox_row(
-    topic: str, key: uuid.UUID, value: dict[str, Any], correlation_id: str | None
-) -> dict[str, Any]:
-    """An outbox row's column values; the correlation id travels as a Kafka header."""
-    headers = {"correlation_id": correlation_id} if correlation_id else {}
-    return {"topic": topic, "key": str(key), "value": value, "headers": headers}
 
 
 def insert_tasks(conn: sa.Connection, new_tasks: Sequence[NewTask]) -> list[InsertedTask]:
@@ -87,20 +67,14 @@ def insert_tasks(conn: sa.Connection, new_tasks: Sequence[NewTask]) -> list[Inse
             }
         )
         if not scheduled:
-            value = task_message(task_id, created_at, new.type, new.priority)
-            outbox_rows.append(outbox_row(TASKS_TOPIC, task_id, value, new.correlation_id))
+            outbox_rows.append(
+                outbox.task_row(task_id, created_at, new.type, new.priority, new.correlation_id)
+            )
         inserted.append(InsertedTask(task_id, created_at, status, new.type))
     if task_rows:
         conn.execute(sa.insert(tasks_table), task_rows)
-    if outbox_rows:
-        conn.execute(sa.insert(outbox_table), outbox_rows)
-        notify_outbox(conn)
+    outbox.enqueue(conn, outbox_rows)
     return inserted
-
-
-def notify_outbox(conn: sa.Connection) -> None:
-    """Wake the relay when the current transaction commits (NOTIFY is transactional)."""
-    conn.execute(sa.select(sa.func.pg_notify(OUTBOX_CHANNEL, "")))
 
 
 def get_task(conn: sa.Connection, task_id: uuid.UUID) -> dict[str, Any] | None:

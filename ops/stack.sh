@@ -50,7 +50,7 @@ component_pattern() {
     redis) echo redis-server ;;
     kafka) echo kafka.Kafka ;;
     api) echo gunicorn ;;
-    relay) echo webapp.relay ;;
+    relay) echo "-m relay" ;;
     bridge) echo "-m bridge" ;;
     worker | beat | flower) echo "celery_tasks.app $1" ;;
     prometheus) echo "prometheus --config.file" ;;

@@ -21,7 +21,7 @@ app_launch() {
         extra_env=("DATABASE_REPLICA_URL=${DATABASE_REPLICA_URL-$REPLICA_URL}")
         [[ -n $running ]] || extra_env+=("PROMETHEUS_MULTIPROC_DIR=$(fresh_metrics_dir api)")
         ;;
-    relay) cmd=(python -m webapp.relay) ;;
+    relay) cmd=(python -m relay) ;;
     bridge) cmd=(python -m bridge) ;;
     worker)
         cmd=(celery -A celery_tasks.app worker --loglevel=INFO

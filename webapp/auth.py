@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import sqlalchemy as sa
-from flask import Flask, Response, current_app, g, request
+from flask import Response, current_app, g, request
 
 from db.api_keys import SCOPES, ApiKeyRecord, find_active_key, hash_key
 from webapp.errors import ForbiddenError, ServiceUnavailableError, UnauthorizedError
@@ -118,7 +118,7 @@ def _lookup(key: str) -> Principal | None:
 
 
 def authenticate() -> None:
-    """Before-request hook: resolve the key of requests that need one, or raise 401/403."""
+    """Resolve the key of a request that needs one, or raise 401/403 (webapp/hooks.py)."""
     scope = required_scope()
     svc = services()
     if scope is None:
@@ -140,14 +140,7 @@ def authenticate() -> None:
         raise ForbiddenError(f"this API key lacks the '{scope}' scope", required_scope=scope)
 
 
-def challenge(response: Response) -> Response:
-    """After-request hook: a 401 names the scheme the client should use (RFC 9110, 11.6.1)."""
+def challenge(response: Response) -> None:
+    """A 401 names the scheme the client should use (RFC 9110, 11.6.1)."""
     if response.status_code == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="tasks"'
-    return response
-
-
-def init_app(app: Flask) -> None:
-    """Authenticate every request before its view (and before the rate limiter)."""
-    app.before_request(authenticate)
-    app.after_request(challenge)

@@ -38,7 +38,7 @@ def _parse_items(body: Any) -> list[NewTask]:
         try:
             parsed.append(
                 parse_submission(
-                    item, svc.handlers, svc.limits, correlation_id=g.correlation_id, tenant=tenant
+                    item, svc.catalog, svc.limits, correlation_id=g.correlation_id, tenant=tenant
                 )
             )
         except ApiError as err:

@@ -1,19 +1,21 @@
 """Gunicorn settings of the API: `gunicorn -c python:webapp.gunicorn_conf "webapp:create_app()"`.
 
-Gunicorn reads this module at start, which makes it an entry point: the log settings are read
-here so gunicorn's own lines (boot, worker exits) come out in the same format as the app's.
+Gunicorn reads this module at start, which makes it an entry point: the API's settings are read
+and checked here, so a bad value stops gunicorn before any worker boots, with one line naming
+the variable, and gunicorn's own lines (boot, worker exits) come out in the app's log format.
 """
 
-import os
 from typing import Any
 
 from prometheus_client import multiprocess
 
-from celery_tasks.settings import LogSettings
+from taskkit.settings import settings_or_exit
+from webapp.settings import WebSettings
 
-_log = LogSettings.from_env()
+_settings = settings_or_exit(WebSettings.from_env, "api")
+_log = _settings.log
 # Set by ops/stack.sh (a fresh folder per start) so /metrics adds up every worker's samples.
-_multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+_multiproc_dir = _settings.multiproc_dir
 
 # Everything goes to the root logger's one handler; gunicorn's loggers only pass lines up.
 logconfig_dict: dict[str, Any] = {
@@ -26,7 +28,7 @@ logconfig_dict: dict[str, Any] = {
     },
     "handlers": {
         "taskservice": {
-            "()": "celery_tasks.logsetup.make_handler",
+            "()": "taskkit.logsetup.make_handler",
             "service": _log.service or "api",
             "log_format": _log.format,
         }

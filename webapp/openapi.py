@@ -54,7 +54,7 @@ CSP = (
 def document() -> Response:
     """The OpenAPI 3.1 document of this API."""
     svc = services()
-    return jsonify(build_document(svc.settings, sorted(svc.handlers)))
+    return jsonify(build_document(svc.settings, sorted(svc.catalog)))
 
 
 @bp.get("/docs")

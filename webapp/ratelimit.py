@@ -75,7 +75,7 @@ def make_limiter(settings: WebSettings) -> Limiter:
 
 
 def init_app(app: Flask, settings: WebSettings) -> None:
-    """Install the limiter; call after auth.init_app so the key is known when it runs."""
+    """Install the limiter; its check runs after authentication (webapp/hooks.py)."""
     if settings.trusted_proxy_count > 0:
         count = settings.trusted_proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count)  # type: ignore[method-assign]

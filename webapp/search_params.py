@@ -1,7 +1,6 @@
 """Query parameters of `GET /api/tasks`: pure parsing into a TaskFilter, or a 400 naming the
 parameter."""
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -9,6 +8,7 @@ from typing import Any
 
 from db.models import TaskStatus
 from db.search import Cursor, TaskFilter, decode_cursor
+from webapp import json_input
 from webapp.errors import BadRequestError
 
 DEFAULT_LIMIT = 50
@@ -59,24 +59,6 @@ def _timestamp(args: Mapping[str, Sequence[str]], name: str) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _has_nul(value: Any) -> bool:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str) and "\x00" in item:
-            return True
-        if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"JSON constant {name} is not allowed")
-
-
 def _payload(args: Mapping[str, Sequence[str]]) -> dict[str, Any] | None:
     text = _single(args, "payload")
     if text is None:
@@ -84,13 +66,11 @@ def _payload(args: Mapping[str, Sequence[str]]) -> dict[str, Any] | None:
     if len(text) > MAX_PAYLOAD_CHARS:
         raise _bad("payload", f"must be at most {MAX_PAYLOAD_CHARS} characters")
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as err:
+        value = json_input.loads(text)
+    except json_input.JsonInputError as err:
         raise _bad("payload", f"must be a JSON object: {err}") from None
     if not isinstance(value, dict):
         raise _bad("payload", "must be a JSON object (matched by containment)")
-    if _has_nul(value):
-        raise _bad("payload", "must not contain the character U+0000")
     return value
 
 

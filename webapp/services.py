@@ -7,11 +7,10 @@ from confluent_kafka.admin import AdminClient
 from flask import Flask, current_app
 from redis import Redis
 
-from celery_tasks.registry import Registry
+from celery_tasks.catalog import Catalog
 from db.engine import Engines, make_engines
-from webapp.kafka import make_admin
+from db.topics import make_admin
 from webapp.settings import WebSettings
-from webapp.validation import Limits
 
 EXTENSION = "taskservice"
 
@@ -19,14 +18,10 @@ EXTENSION = "taskservice"
 class Services:
     """Engines, Redis and the Kafka admin client of one API process."""
 
-    def __init__(self, settings: WebSettings, handlers: Registry) -> None:
+    def __init__(self, settings: WebSettings, catalog: Catalog) -> None:
         self.settings = settings
-        self.handlers = handlers
-        self.limits = Limits(
-            settings.default_max_attempts,
-            settings.max_attempts_limit,
-            settings.max_schedule_ahead_days,
-        )
+        self.catalog = catalog
+        self.limits = settings.limits
         # Engines connect on first use only, so building them here opens nothing.
         self.engines: Engines = make_engines(
             settings.database_url, settings.database_replica_url, app_name="api"

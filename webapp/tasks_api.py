@@ -6,7 +6,7 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from db.ids import parse_task_id
 from db.tasks_repo import get_task
-from webapp import idempotency, metrics, observability
+from webapp import hooks, idempotency, metrics
 from webapp.auth import current_tenant
 from webapp.errors import (
     ConflictError,
@@ -60,7 +60,7 @@ def submit_task() -> tuple[Response, int, dict[str, str]]:
     body = read_json_body()
     tenant = current_tenant()
     new = parse_submission(
-        body, svc.handlers, svc.limits, correlation_id=g.correlation_id, tenant=tenant
+        body, svc.catalog, svc.limits, correlation_id=g.correlation_id, tenant=tenant
     )
     outcome = idempotency.create_tasks(
         svc.engines.primary,
@@ -82,7 +82,7 @@ def submit_task() -> tuple[Response, int, dict[str, str]]:
         return jsonify(view), 200, {"Location": view["links"]["self"]}
     (task,) = outcome.tasks
     metrics.TASKS_SUBMITTED.labels(task.type).inc()
-    observability.task_accepted(str(task.id), task.type)
+    hooks.task_accepted(str(task.id), task.type)
     view = submission_view(
         {
             "id": task.id,

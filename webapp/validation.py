@@ -1,85 +1,44 @@
 """Validation of submissions: pure functions from request bytes to a `NewTask`, or an ApiError."""
 
-import json
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from celery_tasks.catalog import Catalog
 from celery_tasks.errors import InvalidPayloadError
-from celery_tasks.registry import Registry
 from db.tasks_repo import NewTask
+from webapp import json_input
 from webapp.errors import BadRequestError, ValidationError
 
-MAX_JSON_DEPTH = 32
 SUBMIT_FIELDS = frozenset({"type", "payload", "priority", "max_attempts", "run_at"})
 # run_at more than this far in the past is a client bug (a zero date), not a late schedule.
 MAX_RUN_AT_PAST = timedelta(days=7)
 CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+DEFAULT_MAX_ATTEMPTS = 4
+MAX_ATTEMPTS_LIMIT = 10
+MAX_SCHEDULE_AHEAD_DAYS = 366
 
 
 @dataclass(frozen=True)
 class Limits:
-    """The bounds a submission is checked against."""
+    """The bounds a submission is checked against (WebSettings.limits)."""
 
-    default_max_attempts: int = 4
-    max_attempts_limit: int = 10
-    max_schedule_ahead_days: int = 366
-
-
-def _reject_constant(name: str) -> None:
-    raise BadRequestError(f"JSON constant {name} is not allowed")
-
-
-def _depth(value: Any, limit: int) -> int:
-    """Nesting depth of a JSON value, stopping as soon as `limit` is passed."""
-    stack = [(value, 1)]
-    deepest = 0
-    while stack:
-        item, level = stack.pop()
-        deepest = max(deepest, level)
-        if deepest > limit:
-            return deepest
-        if isinstance(item, dict):
-            stack.extend((v, level + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, level + 1) for v in item)
-    return deepest
-
-
-def _check_strings(value: Any) -> None:
-    # PostgreSQL's jsonb cannot store U+0000; reject it here with a reason instead of a 500.
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str) and "\x00" in item:
-            raise ValidationError("strings must not contain the character U+0000")
-        if isinstance(item, dict):
-            for key, val in item.items():
-                if "\x00" in key:
-                    raise ValidationError("keys must not contain the character U+0000")
-                stack.append(val)
-        elif isinstance(item, list):
-            stack.extend(item)
+    default_max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    max_attempts_limit: int = MAX_ATTEMPTS_LIMIT
+    max_schedule_ahead_days: int = MAX_SCHEDULE_AHEAD_DAYS
 
 
 def parse_json(raw: bytes) -> Any:
-    """Parse a request body as strict JSON (no NaN/Infinity, bounded depth)."""
+    """Parse a request body as strict JSON (webapp/json_input.py): 400, or 422 for strings
+    the task store cannot keep."""
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadRequestError("request body is not valid UTF-8") from None
-    try:
-        value = json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as err:
-        raise BadRequestError(f"request body is not valid JSON: {err}") from None
-    except RecursionError:
-        raise BadRequestError(f"JSON is nested deeper than {MAX_JSON_DEPTH} levels") from None
-    if _depth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
-        raise BadRequestError(f"JSON is nested deeper than {MAX_JSON_DEPTH} levels")
-    _check_strings(value)
-    return value
+        return json_input.loads(raw)
+    except json_input.JsonContentError as err:
+        raise ValidationError(str(err)) from None
+    except json_input.JsonInputError as err:
+        raise BadRequestError(f"request body: {err}") from None
 
 
 def _payload(body: dict[str, Any]) -> dict[str, Any]:
@@ -87,14 +46,11 @@ def _payload(body: dict[str, Any]) -> dict[str, Any]:
     if isinstance(payload, str):
         # The original design sends the payload as a JSON-encoded string; accept both forms.
         try:
-            payload = json.loads(payload, parse_constant=_reject_constant)
-        except json.JSONDecodeError as err:
+            payload = json_input.loads(payload)
+        except json_input.JsonInputError as err:
             raise ValidationError(
                 f"payload is a string but not JSON: {err}", field="payload"
             ) from None
-        _check_strings(payload)
-        if _depth(payload, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
-            raise ValidationError("payload is nested too deeply", field="payload")
     if not isinstance(payload, dict):
         raise ValidationError(
             "payload must be a JSON object (or a string holding one)", field="payload"
@@ -137,7 +93,7 @@ def parse_run_at(value: Any, max_ahead_days: int, now: datetime | None = None) -
 
 def parse_submission(
     body: Any,
-    handlers: Registry,
+    catalog: Catalog,
     limits: Limits,
     *,
     correlation_id: str | None = None,
@@ -155,14 +111,14 @@ def parse_submission(
         raise ValidationError("type is required (or give the payload an 'action')", field="type")
     if not isinstance(task_type, str) or not task_type:
         raise ValidationError("type must be a non-empty string", field="type")
-    if task_type not in handlers:
+    if task_type not in catalog:
         raise ValidationError(
-            f"unknown task type {task_type[:100]!r}", field="type", known_types=list(handlers)
+            f"unknown task type {task_type[:100]!r}", field="type", known_types=list(catalog)
         )
-    handler = handlers.get(task_type)
-    if handler.validate is not None:
+    known = catalog.get(task_type)
+    if known.validate is not None:
         try:
-            handler.validate(payload)
+            known.validate(payload)
         except InvalidPayloadError as err:
             raise ValidationError(
                 f"invalid payload for {task_type}: {err}", field="payload"

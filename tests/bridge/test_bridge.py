@@ -7,12 +7,12 @@ import uuid
 from confluent_kafka import OFFSET_INVALID, Consumer, Producer, TopicPartition
 
 from bridge.consumer import Bridge, make_consumer
-from bridge.records import TaskRecord
 from bridge.settings import BridgeSettings
 from celery_tasks.config import make_celery
-from celery_tasks.dispatch import send_execute
-from celery_tasks.settings import CelerySettings
+from celery_tasks.send import send_execute
+from celery_tasks.settings import BrokerSettings
 from db.ids import uuid7
+from db.wire import TaskRecord
 from tests.conftest import KAFKA, TEST_BROKER_URL
 
 
@@ -29,11 +29,11 @@ def _produce(topic: str, count: int) -> list[str]:
 
 
 def _settings(topic: str, group: str) -> BridgeSettings:
-    return BridgeSettings(bootstrap_servers=KAFKA, topic=topic, group_id=group, batch_size=50)
+    return BridgeSettings(kafka_bootstrap_servers=KAFKA, topic=topic, group_id=group, batch_size=50)
 
 
 def _dispatcher(broker_url: str):
-    app = make_celery(CelerySettings(broker_url=broker_url))
+    app = make_celery(BrokerSettings(broker_url=broker_url))
 
     def dispatch(record: TaskRecord) -> str:
         return send_execute(

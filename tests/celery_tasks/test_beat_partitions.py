@@ -11,7 +11,7 @@ from celery_tasks.beat import register_beat
 from celery_tasks.config import make_celery
 from celery_tasks.names import ENSURE_PARTITIONS_TASK, MAINTENANCE_QUEUE, PRUNE_PARTITIONS_TASK
 from celery_tasks.runtime import WorkerResources
-from celery_tasks.settings import CelerySettings
+from celery_tasks.settings import BrokerSettings, WorkerSettings
 from db.partitions import create_partition, list_partitions, partition_for
 from tests.conftest import TEST_BROKER_URL
 
@@ -19,10 +19,12 @@ from tests.conftest import TEST_BROKER_URL
 @pytest.fixture(scope="module")
 def beat_app(it_database_url: str) -> Celery:
     """One app for the module: Celery warns when a name is registered twice in a process."""
-    settings = CelerySettings(
-        broker_url=TEST_BROKER_URL, database_url=it_database_url, retention_months=12
+    settings = WorkerSettings(
+        broker=BrokerSettings(broker_url=TEST_BROKER_URL),
+        database_url=it_database_url,
+        retention_months=12,
     )
-    app = make_celery(settings, name="test-beat")
+    app = make_celery(settings.broker, settings, name="test-beat")
     register_beat(app, WorkerResources(settings))
     return app
 

@@ -2,15 +2,15 @@
 property is its message id), against the real Redis broker of the integration tests."""
 
 from celery_tasks.config import make_celery
-from celery_tasks.dispatch import send_execute
 from celery_tasks.names import CORRELATION_HEADER, TASKS_QUEUE
-from celery_tasks.settings import CelerySettings
+from celery_tasks.send import send_execute
+from celery_tasks.settings import BrokerSettings
 from db.ids import uuid7
 from tests.conftest import TEST_BROKER_URL
 
 
 def test_execute_message_carries_the_correlation_id_header(test_broker):
-    app = make_celery(CelerySettings(broker_url=TEST_BROKER_URL))
+    app = make_celery(BrokerSettings(broker_url=TEST_BROKER_URL))
     task_id = str(uuid7())
     message_id = send_execute(app, task_id, "echo", correlation_id="corr-header-1")
     with app.connection_for_read() as conn:

@@ -17,7 +17,7 @@ from celery.exceptions import Retry, SoftTimeLimitExceeded
 from celery_tasks.execute import Executor
 from celery_tasks.registry import HandlerContext, Registry
 from celery_tasks.runtime import WorkerResources
-from celery_tasks.settings import CelerySettings
+from celery_tasks.settings import WorkerSettings
 from db.tasks_repo import NewTask, insert_tasks
 from tests.conftest import REDIS_URL
 
@@ -59,7 +59,7 @@ def buggy(payload: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
 
 @pytest.fixture
 def executor(it_database_url: str) -> Iterator[Executor]:
-    settings = CelerySettings(database_url=it_database_url, redis_url=REDIS_URL)
+    settings = WorkerSettings(database_url=it_database_url, redis_url=REDIS_URL)
     resources = WorkerResources(settings)
     yield Executor(resources, handlers)
     resources.close()

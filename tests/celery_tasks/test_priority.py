@@ -10,9 +10,9 @@ import uuid
 from kombu import Consumer
 
 from celery_tasks.config import make_celery
-from celery_tasks.dispatch import redis_priority, send_execute
 from celery_tasks.names import TASKS_QUEUE
-from celery_tasks.settings import CelerySettings
+from celery_tasks.send import redis_priority, send_execute
+from celery_tasks.settings import BrokerSettings
 from tests.conftest import TEST_BROKER_URL
 
 
@@ -37,7 +37,7 @@ def test_redis_priority_maps_nine_to_first_served():
 
 
 def test_higher_priority_sent_later_is_delivered_first(test_broker):
-    app = make_celery(CelerySettings(broker_url=TEST_BROKER_URL))
+    app = make_celery(BrokerSettings(broker_url=TEST_BROKER_URL))
     low = [f"low-{i}-{uuid.uuid4().hex[:6]}" for i in range(5)]
     for task_id in low:
         send_execute(app, task_id, "echo", priority=0)

@@ -19,7 +19,7 @@ from db.partitions import (
     partition_for,
 )
 from db.retention import expired_partitions, prune_partitions
-from webapp.cli import main
+from taskctl.cli import main
 
 
 def _task(created_at: datetime, status: str = "COMPLETED") -> dict:

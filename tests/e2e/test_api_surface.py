@@ -12,7 +12,7 @@ import requests
 from tests.apiproc import api_process
 from tests.e2e.conftest import API, REPO, auth_headers, get, submit, wait_for
 
-# Byte for byte the request of DESIGN.md, "Interfaces".
+# Byte for byte the request of the original design (docs/architecture.md, "Interfaces").
 DESIGN_CURL = (
     "curl -X POST http://localhost:8080/api/tasks "
     '-H "Content-Type: application/json" -H "X-Correlation-Id: test-123" '

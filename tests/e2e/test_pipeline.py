@@ -30,8 +30,9 @@ def test_post_task_returns_202_and_location_then_completes(api, http):
 
 
 def test_curl_example_from_the_design_is_accepted_and_completed(api, http):
-    # The request of DESIGN.md, "Interfaces", plus the API key header, as the README shows it
-    # (the verbatim request, authentication off, is in test_api_surface.py).
+    # The request of the original design (docs/architecture.md, "Interfaces"), plus the API
+    # key header, as the README shows it (the verbatim request, authentication off, is in
+    # test_api_surface.py).
     command = (
         "curl -s -i -X POST http://localhost:8080/api/tasks "
         '-H "Authorization: Bearer $(cat .stack/dev-api-key)" '

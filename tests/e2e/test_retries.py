@@ -16,13 +16,13 @@ from confluent_kafka import Producer
 from redis import Redis
 
 from celery_tasks.config import make_celery
-from celery_tasks.dispatch import send_execute
-from celery_tasks.settings import CelerySettings
+from celery_tasks.send import send_execute
+from celery_tasks.settings import BrokerSettings
 from db.engine import make_engine
-from db.tasks_repo import task_message
+from db.wire import task_value
+from taskctl.dlt_topic import read_dlt
 from tests.conftest import KAFKA, STACK_DATABASE_URL
 from tests.e2e.conftest import get, stack, submit, wait_for
-from webapp.dlt import read_dlt
 
 STACK_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/1")
 
@@ -120,7 +120,7 @@ def test_max_attempts_of_the_submission_bounds_retries(api, http):
 
 
 def test_duplicate_celery_messages_run_the_handler_once(api, http, stack_db):
-    app = make_celery(CelerySettings(broker_url=STACK_BROKER_URL))
+    app = make_celery(BrokerSettings(broker_url=STACK_BROKER_URL))
     task = submit(http, {"type": "sleep", "payload": {"seconds": 2}})
     # Two more deliveries while the first attempt runs, one after it finished.
     wait_for(http, [task["id"]], done=lambda t: t["status"] == "PROCESSING", timeout_s=30)
@@ -138,7 +138,7 @@ def test_replayed_kafka_record_runs_the_handler_once(api, http, stack_db):
     task = submit(http, {"type": "echo", "payload": {"replay": True}})
     view = wait_for(http, [task["id"]], timeout_s=30)[task["id"]]
     assert view["status"] == "COMPLETED"
-    value = task_message(UUID(task["id"]), datetime.fromisoformat(view["created_at"]), "echo", 0)
+    value = task_value(UUID(task["id"]), datetime.fromisoformat(view["created_at"]), "echo", 0)
     producer = Producer({"bootstrap.servers": KAFKA, "enable.idempotence": True, "acks": "all"})
     for _ in range(3):
         producer.produce("tasks", key=task["id"], value=json.dumps(value))

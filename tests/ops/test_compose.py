@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from webapp.cli import main as taskctl
+from taskctl.cli import main as taskctl
 
 REPO = Path(__file__).resolve().parents[2]
 EXPECTED = {

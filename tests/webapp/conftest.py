@@ -8,7 +8,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.webapp.apikit import make_settings
-from webapp import create_app
+from webapp.app import create_app
 
 
 @pytest.fixture
@@ -31,7 +31,9 @@ SUBMITTING_MODULES = frozenset(
         "test_bad_input",
         "test_batch",
         "test_cancel",
+        "test_hooks",
         "test_idempotency",
+        "test_json_body",
         "test_openapi_fuzz",
         "test_ratelimit",
     }

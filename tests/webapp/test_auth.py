@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from db.api_keys import revoke_key
+from taskctl.cli import main as taskctl
 from tests.webapp.apikit import bearer, make_settings, new_key
-from webapp import create_app
-from webapp.cli import main as taskctl
+from webapp.app import create_app
 
 ECHO = {"type": "echo", "payload": {"n": 1}}
 

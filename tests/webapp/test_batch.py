@@ -6,7 +6,7 @@ import psycopg
 import sqlalchemy as sa
 
 from tests.webapp.apikit import bearer, make_settings, new_key
-from webapp import create_app
+from webapp.app import create_app
 
 
 def _count(engine, tenant: str) -> int:

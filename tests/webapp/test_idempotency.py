@@ -7,7 +7,7 @@ import uuid
 import sqlalchemy as sa
 
 from tests.webapp.apikit import bearer, make_settings, new_key
-from webapp import create_app
+from webapp.app import create_app
 
 BODY = {"type": "echo", "payload": {"order": 42}}
 

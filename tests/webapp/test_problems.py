@@ -1,6 +1,6 @@
 """Errors of dependencies become problem responses, never a bare 500."""
 
-from webapp import create_app
+from webapp.app import create_app
 from webapp.settings import WebSettings
 
 

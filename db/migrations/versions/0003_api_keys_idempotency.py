@@ -32,7 +32,7 @@ def upgrade() -> None:
         """
     )
     # Idempotency keys need uniqueness across every partition of tasks, which a partitioned
-    # table cannot enforce, so they live here (DESIGN.md, "Task model").
+    # table cannot enforce, so they live here (docs/architecture.md, "Task model").
     op.execute(
         """
         CREATE TABLE idempotency_keys (

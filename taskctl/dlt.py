@@ -13,8 +13,9 @@ from rich.table import Table
 from db.engine import make_engine
 from db.ids import parse_task_id
 from db.redrive import failed_task_ids, redrive_task
-from webapp.dlt import DltFilter, DltRecord, parse_payload_filter, read_dlt
-from webapp.settings import WebSettings
+from db.wire import DltRecord
+from taskctl.dlt_topic import DltFilter, parse_payload_filter, read_dlt
+from taskctl.settings import CliSettings
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -65,7 +66,7 @@ def build_filter(
     )
 
 
-def matching_records(settings: WebSettings, wanted: DltFilter) -> list[DltRecord]:
+def matching_records(settings: CliSettings, wanted: DltFilter) -> list[DltRecord]:
     """DLT records that pass the filter, latest record per task, oldest failure first."""
     latest: dict[str, DltRecord] = {}
     for record in read_dlt(settings.kafka_bootstrap_servers):
@@ -83,7 +84,7 @@ def dlt() -> None:
 @filter_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_obj
-def list_records(settings: WebSettings, /, as_json: bool, **filters: Any) -> None:
+def list_records(settings: CliSettings, /, as_json: bool, **filters: Any) -> None:
     """Show dead-letter records (the latest per task) that match the filters."""
     records = matching_records(settings, build_filter(**filters))
     if as_json:
@@ -110,7 +111,7 @@ def list_records(settings: WebSettings, /, as_json: bool, **filters: Any) -> Non
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
 def redrive(
-    settings: WebSettings,
+    settings: CliSettings,
     /,
     dry_run: bool,
     limit: int | None,

@@ -7,9 +7,10 @@ from confluent_kafka import Producer
 
 from db.queue_health import oldest_pending_age_s, tasks_by_status
 from db.tasks_repo import NewTask, insert_tasks
+from db.topics import topic_depth
+from relay import metrics
+from relay.queue_health import QueueHealth
 from tests.conftest import KAFKA
-from webapp import metrics
-from webapp.queue_health import QueueHealth, topic_depth
 
 
 def _value(gauge, **labels: str) -> float:

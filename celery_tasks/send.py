@@ -1,10 +1,10 @@
-"""Typed helpers that send the service's Celery tasks by name (used by the bridge and beat)."""
+"""Sending the execute task by name, with the task type's limits from the catalog (the bridge
+and the tests use it; no handler code is loaded)."""
 
 from celery import Celery
 
-from celery_tasks.handlers import registry
+from celery_tasks.catalog import CATALOG, Catalog
 from celery_tasks.names import CORRELATION_HEADER, EXECUTE_TASK, TASKS_QUEUE
-from celery_tasks.registry import Registry
 
 
 def redis_priority(api_priority: int) -> int:
@@ -19,13 +19,13 @@ def send_execute(
     *,
     priority: int = 0,
     correlation_id: str | None = None,
-    handlers: Registry = registry,
+    catalog: Catalog = CATALOG,
 ) -> str:
     """Queue one execution of a task; returns the Celery message id once the broker has it."""
     soft, hard = None, None
-    if task_type in handlers:
-        handler = handlers.get(task_type)
-        soft, hard = handler.soft_time_limit_s, handler.time_limit_s
+    if task_type in catalog:
+        known = catalog.get(task_type)
+        soft, hard = known.soft_time_limit_s, known.time_limit_s
     result = app.send_task(
         EXECUTE_TASK,
         args=[task_id],

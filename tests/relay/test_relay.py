@@ -11,11 +11,12 @@ from confluent_kafka import Consumer
 
 from db.ids import uuid7
 from db.models import outbox_table
-from db.tasks_repo import NewTask, insert_tasks, outbox_row
+from db.outbox import outbox_row
+from db.tasks_repo import NewTask, insert_tasks
+from relay.kafka import make_producer
+from relay.relay import Relay
+from relay.settings import RelaySettings
 from tests.conftest import KAFKA
-from webapp.kafka import make_producer
-from webapp.relay import Relay
-from webapp.settings import RelaySettings
 
 
 def _consume_all(topic: str, expected: int, timeout_s: float = 20.0) -> list:

@@ -2,7 +2,7 @@
 
 from click.testing import CliRunner
 
-from webapp.cli import main
+from taskctl.cli import main
 
 
 def test_submit_of_an_unknown_type_is_a_clean_error():

@@ -10,7 +10,7 @@ from limits import parse_many
 
 from db.api_keys import SCOPES, create_key, find_active_key, list_keys, revoke_key
 from db.engine import make_engine
-from webapp.settings import WebSettings
+from taskctl.settings import CliSettings
 
 
 def _scopes(value: str) -> list[str]:
@@ -45,7 +45,7 @@ def apikey() -> None:
 @click.option("--rate-limit", default=None, help="This key's own limit, e.g. '100/second'.")
 @click.pass_obj
 def create(
-    settings: WebSettings, name: str, tenant: str, scope: str, rate_limit: str | None
+    settings: CliSettings, name: str, tenant: str, scope: str, rate_limit: str | None
 ) -> None:
     """Create a key and print it once; only its SHA-256 is stored."""
     scopes, limit = _scopes(scope), _rate_limit(rate_limit)
@@ -65,7 +65,7 @@ def create(
 @click.option("--tenant", default=None, help="Only this tenant's keys.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_obj
-def list_(settings: WebSettings, tenant: str | None, as_json: bool) -> None:
+def list_(settings: CliSettings, tenant: str | None, as_json: bool) -> None:
     """List keys (never their values), revoked ones included."""
     engine = make_engine(settings.database_url, pool_size=1)
     with engine.connect() as conn:
@@ -95,7 +95,7 @@ def list_(settings: WebSettings, tenant: str | None, as_json: bool) -> None:
 @apikey.command("revoke")
 @click.argument("key_id")
 @click.pass_obj
-def revoke(settings: WebSettings, key_id: str) -> None:
+def revoke(settings: CliSettings, key_id: str) -> None:
     """Revoke a key by id; requests with it get 401 from then on."""
     try:
         parsed = uuid.UUID(key_id)
@@ -118,7 +118,7 @@ def revoke(settings: WebSettings, key_id: str) -> None:
 @click.option("--rate-limit", default=None)
 @click.pass_obj
 def ensure(  # noqa: PLR0917 - click passes every option positionally by name.
-    settings: WebSettings,
+    settings: CliSettings,
     key_file: Path,
     name: str,
     tenant: str,

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from celery_tasks import logsetup
-from celery_tasks.settings import LogSettings
+from taskkit import logsetup
+from taskkit.settings import LogSettings
 
 
 @pytest.fixture(autouse=True)

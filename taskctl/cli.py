@@ -8,18 +8,19 @@ from typing import Any
 import click
 import sqlalchemy as sa
 
-from celery_tasks.handlers import registry
+from celery_tasks.catalog import CATALOG
 from db import migrate as db_migrate
 from db.engine import make_engine
 from db.ids import parse_task_id
 from db.tasks_repo import get_task, insert_tasks
-from webapp.cli_apikeys import apikey
-from webapp.cli_dlt import dlt
-from webapp.cli_partitions import partitions
+from db.topics import ensure_topics, make_admin
+from taskctl.apikeys import apikey
+from taskctl.dlt import dlt
+from taskctl.partitions import partitions
+from taskctl.settings import CliSettings
+from taskkit.settings import settings_or_exit
 from webapp.errors import ApiError
-from webapp.kafka import ensure_topics, make_admin
-from webapp.settings import WebSettings
-from webapp.validation import Limits, correlation_id_from, parse_submission
+from webapp.validation import correlation_id_from, parse_submission
 from webapp.views import task_view
 
 
@@ -45,13 +46,13 @@ def _wait_for_database(url: str, timeout_s: float) -> None:
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Operate the task service: migrations, topics, partitions, tasks."""
-    ctx.obj = WebSettings.from_env()
+    ctx.obj = settings_or_exit(CliSettings.from_env, "taskctl")
 
 
 @main.command()
 @click.option("--wait-s", default=60.0, show_default=True, help="Wait this long for PostgreSQL.")
 @click.pass_obj
-def migrate(settings: WebSettings, wait_s: float) -> None:
+def migrate(settings: CliSettings, wait_s: float) -> None:
     """Apply the database migrations (idempotent)."""
     _wait_for_database(settings.database_url, wait_s)
     db_migrate.upgrade(settings.database_url)
@@ -66,7 +67,7 @@ def topics() -> None:
 @topics.command("ensure")
 @click.option("--wait-s", default=60.0, show_default=True, help="Wait this long for Kafka.")
 @click.pass_obj
-def topics_ensure(settings: WebSettings, wait_s: float) -> None:
+def topics_ensure(settings: CliSettings, wait_s: float) -> None:
     """Create the `tasks` and `tasks-dlt` topics when missing (idempotent)."""
     created = ensure_topics(make_admin(settings.kafka_bootstrap_servers), wait_s=wait_s)
     click.echo(f"created topics: {', '.join(created)}" if created else "topics already exist")
@@ -83,7 +84,7 @@ main.add_command(partitions)
 @click.option("--correlation-id", default=None)
 @click.pass_obj
 def submit(  # noqa: PLR0917 - click passes every option positionally by name.
-    settings: WebSettings,
+    settings: CliSettings,
     task_type: str,
     payload: str,
     priority: int,
@@ -94,10 +95,9 @@ def submit(  # noqa: PLR0917 - click passes every option positionally by name.
     body: dict[str, Any] = {"type": task_type, "payload": payload, "priority": priority}
     if max_attempts is not None:
         body["max_attempts"] = max_attempts
-    limits = Limits(settings.default_max_attempts, settings.max_attempts_limit)
     try:
         new = parse_submission(
-            body, registry, limits, correlation_id=correlation_id_from(correlation_id)
+            body, CATALOG, settings.limits, correlation_id=correlation_id_from(correlation_id)
         )
     except ApiError as err:
         raise click.ClickException(err.detail) from None
@@ -111,7 +111,7 @@ def submit(  # noqa: PLR0917 - click passes every option positionally by name.
 @main.command()
 @click.argument("task_id")
 @click.pass_obj
-def get(settings: WebSettings, task_id: str) -> None:
+def get(settings: CliSettings, task_id: str) -> None:
     """Print one task as JSON."""
     parsed = parse_task_id(task_id)
     if parsed is None:

@@ -2,15 +2,15 @@ import json
 
 import pytest
 
-from bridge.errors import RecordDecodeError
-from bridge.records import decode_record, header_value
+from db.errors import RecordDecodeError
 from db.ids import uuid7
+from db.wire import decode_task, header_value
 
 
 def test_decodes_value_and_correlation_header():
     task_id = str(uuid7())
     value = json.dumps({"id": task_id, "type": "echo", "priority": 7}).encode()
-    record = decode_record(value, [("correlation_id", b"abc-1")])
+    record = decode_task(value, [("correlation_id", b"abc-1")])
     assert (record.task_id, record.type, record.priority, record.correlation_id) == (
         task_id,
         "echo",
@@ -21,7 +21,7 @@ def test_decodes_value_and_correlation_header():
 
 def test_missing_header_gives_no_correlation_id():
     value = json.dumps({"id": str(uuid7()), "type": "echo"}).encode()
-    record = decode_record(value, None)
+    record = decode_task(value, None)
     assert record.correlation_id is None
     assert record.priority == 0
 
@@ -39,15 +39,15 @@ def test_missing_header_gives_no_correlation_id():
 )
 def test_bad_records_raise_decode_error(value):
     with pytest.raises(RecordDecodeError):
-        decode_record(value, [])
+        decode_task(value, [])
 
 
 def test_bad_type_or_priority_raise_decode_error():
     task_id = str(uuid7())
     with pytest.raises(RecordDecodeError, match="type"):
-        decode_record(json.dumps({"id": task_id, "type": ""}).encode(), [])
+        decode_task(json.dumps({"id": task_id, "type": ""}).encode(), [])
     with pytest.raises(RecordDecodeError, match="priority"):
-        decode_record(json.dumps({"id": task_id, "type": "echo", "priority": "9"}).encode(), [])
+        decode_task(json.dumps({"id": task_id, "type": "echo", "priority": "9"}).encode(), [])
 
 
 def test_header_value_takes_the_last_and_skips_undecodable():

@@ -1,11 +1,9 @@
 """Log lines of every process: human-readable by default, one JSON object per line with
 `LOG_FORMAT=json`, each carrying the correlation id, task id, type and attempt it is about.
 
-It lives in `celery_tasks` because every entry point (API, relay, bridge, worker, beat) may
-import `celery_tasks` (DESIGN.md, "Top-level layout"), while `db` must not know how logs look
-and nothing may import `webapp` or `bridge`. The context is a contextvar, so it follows the
-request or task it was set for: the API sets it per request, the relay and the bridge per
-record, the worker per task (celery_tasks/observability.py and execute.py).
+The context is a contextvar, so it follows the request or task it was set for: the API sets it
+per request, the relay and the bridge per record, the worker per task
+(celery_tasks/observability.py and execute.py).
 """
 
 import logging
@@ -18,7 +16,7 @@ from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
-from celery_tasks.settings import LogSettings
+from taskkit.settings import LogSettings
 
 CONTEXT_FIELDS = ("correlation_id", "task_id", "task_type", "attempt")
 HUMAN_FORMAT = "%(asctime)s %(levelname)s [%(service)s] %(name)s: %(message)s%(context)s"

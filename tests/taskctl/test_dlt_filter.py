@@ -3,7 +3,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from webapp.dlt import DltFilter, decode_dlt, parse_payload_filter
+from db.errors import RecordDecodeError
+from db.wire import decode_dlt
+from taskctl.dlt_topic import DltFilter, parse_payload_filter
 
 
 def record(**overrides):
@@ -18,9 +20,7 @@ def record(**overrides):
         "payload": {"batch": "b1", "n": 2, "pick": True},
     }
     body.update(overrides)
-    decoded = decode_dlt(json.dumps(body).encode(), 0, 5)
-    assert decoded is not None
-    return decoded
+    return decode_dlt(json.dumps(body).encode())
 
 
 def test_empty_filter_matches_everything():
@@ -51,8 +51,11 @@ def test_payload_filter_values_parse_as_json_when_they_can():
         parse_payload_filter(("novalue",))
 
 
-def test_foreign_records_decode_to_none():
-    assert decode_dlt(b"not json", 0, 0) is None
-    assert decode_dlt(b"[]", 0, 0) is None
-    assert decode_dlt(None, 0, 0) is None
+@pytest.mark.parametrize("value", [b"not json", b"[]", None, b'{"id": "x", "type": "fail"}'])
+def test_foreign_records_raise_a_decode_error(value):
+    with pytest.raises(RecordDecodeError):
+        decode_dlt(value)
+
+
+def test_a_record_without_failure_time_decodes_with_none():
     assert record(failed_at=None).failed_at is None

@@ -1,4 +1,4 @@
-"""`taskctl partitions ...`: monthly partitions of `tasks` (registered by webapp/cli.py)."""
+"""`taskctl partitions ...`: monthly partitions of `tasks` (registered by taskctl/cli.py)."""
 
 import sys
 
@@ -7,7 +7,7 @@ import click
 from db.engine import make_engine
 from db.partitions import default_partition_rows, ensure_partitions, list_partitions
 from db.retention import DEFAULT_RETENTION_MONTHS, prune_partitions
-from webapp.settings import WebSettings
+from taskctl.settings import CliSettings
 
 
 @click.group()
@@ -18,7 +18,7 @@ def partitions() -> None:
 @partitions.command("ensure")
 @click.option("--ahead", default=3, show_default=True, help="Months to create ahead.")
 @click.pass_obj
-def partitions_ensure(settings: WebSettings, ahead: int) -> None:
+def partitions_ensure(settings: CliSettings, ahead: int) -> None:
     """Create the partitions of this month and the next AHEAD months (idempotent)."""
     engine = make_engine(settings.database_url, pool_size=1)
     with engine.begin() as conn:
@@ -40,7 +40,7 @@ def partitions_ensure(settings: WebSettings, ahead: int) -> None:
     help="Keep this many full months before the current one.",
 )
 @click.pass_obj
-def partitions_prune(settings: WebSettings, retention_months: int) -> None:
+def partitions_prune(settings: CliSettings, retention_months: int) -> None:
     """Detach and drop partitions older than the retention (idempotent; never a bulk DELETE).
 
     Exits with status 1, naming each partition, when some still hold active tasks.
@@ -59,7 +59,7 @@ def partitions_prune(settings: WebSettings, retention_months: int) -> None:
 
 @partitions.command("list")
 @click.pass_obj
-def partitions_list(settings: WebSettings) -> None:
+def partitions_list(settings: CliSettings) -> None:
     """Print each monthly partition with its range, and the default partition's row count."""
     engine = make_engine(settings.database_url, pool_size=1)
     with engine.connect() as conn:

@@ -1,6 +1,8 @@
 """Reading and filtering the dead-letter topic `tasks-dlt`."""
 
+import dataclasses
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -8,38 +10,11 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
+from db.errors import RecordDecodeError
 from db.topics import DLT_TOPIC
+from db.wire import DltRecord, decode_dlt
 
-
-@dataclass(frozen=True)
-class DltRecord:
-    """One dead-letter record: the task, why it failed, and where it sits in the topic."""
-
-    task_id: str
-    type: str
-    error: str | None
-    error_type: str | None
-    attempts: int
-    failed_at: datetime | None
-    correlation_id: str | None
-    payload: dict[str, Any]
-    partition: int
-    offset: int
-
-    def summary(self) -> dict[str, Any]:
-        """The record as plain JSON values (for `--json`)."""
-        return {
-            "id": self.task_id,
-            "type": self.type,
-            "error_type": self.error_type,
-            "error": self.error,
-            "attempts": self.attempts,
-            "failed_at": self.failed_at.isoformat() if self.failed_at else None,
-            "correlation_id": self.correlation_id,
-            "payload": self.payload,
-            "partition": self.partition,
-            "offset": self.offset,
-        }
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -82,32 +57,6 @@ def parse_payload_filter(pairs: tuple[str, ...]) -> dict[str, Any]:
     return parsed
 
 
-def decode_dlt(value: bytes | None, partition: int, offset: int) -> DltRecord | None:
-    """Decode one record; None for a record that is not a DLT record of this service."""
-    if not value:
-        return None
-    try:
-        body = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    if not isinstance(body, dict) or not isinstance(body.get("id"), str):
-        return None
-    failed_at = body.get("failed_at")
-    payload = body.get("payload")
-    return DltRecord(
-        task_id=body["id"],
-        type=str(body.get("type", "")),
-        error=body.get("error"),
-        error_type=body.get("error_type"),
-        attempts=int(body.get("attempts") or 0),
-        failed_at=datetime.fromisoformat(failed_at) if isinstance(failed_at, str) else None,
-        correlation_id=body.get("correlation_id"),
-        payload=payload if isinstance(payload, dict) else {},
-        partition=partition,
-        offset=offset,
-    )
-
-
 def read_dlt(
     bootstrap_servers: str, *, topic: str = DLT_TOPIC, timeout_s: float = 10.0
 ) -> Iterator[DltRecord]:
@@ -148,8 +97,11 @@ def read_dlt(
                 continue
             if offset + 1 >= ends[partition]:
                 del ends[partition]
-            record = decode_dlt(msg.value(), partition, offset)
-            if record is not None:
-                yield record
+            try:
+                record = decode_dlt(msg.value(), msg.headers())  # type: ignore[arg-type]
+            except RecordDecodeError as err:
+                log.warning("skipping %s[%s]@%s: %s", topic, partition, offset, err)
+                continue
+            yield dataclasses.replace(record, partition=partition, offset=offset)
     finally:
         consumer.close()

@@ -1,0 +1,49 @@
+"""Outbox relay entry point: `python -m relay`. Publishes committed outbox rows to Kafka and
+refreshes the queue-health gauges; several may run at once; stops cleanly on SIGTERM."""
+
+import logging
+
+from prometheus_client import start_http_server
+
+from db.engine import make_engine
+from db.topics import make_admin
+from relay.kafka import make_producer
+from relay.queue_health import QueueHealth
+from relay.relay import DATABASE_ERRORS, Relay, Waker, listen_conninfo, make_step
+from relay.settings import RelaySettings
+from taskkit.logsetup import configure_logging
+from taskkit.loop import ProcessLoop
+from taskkit.settings import settings_or_exit
+
+log = logging.getLogger("relay")
+
+
+def main() -> None:
+    """Run the relay until SIGTERM."""
+    settings = settings_or_exit(RelaySettings.from_env, "relay")
+    configure_logging(settings.log, service="relay")
+    loop = ProcessLoop("relay", retry_on=DATABASE_ERRORS, error_backoff_s=settings.error_backoff_s)
+    loop.install_signal_handlers()
+    start_http_server(settings.metrics_port, addr=settings.metrics_address)
+    engine = make_engine(settings.database_url, pool_size=2, app_name="outbox-relay")
+    producer = make_producer(
+        settings.kafka_bootstrap_servers,
+        delivery_timeout_ms=settings.delivery_timeout_ms,
+        linger_ms=settings.linger_ms,
+    )
+    QueueHealth(engine, make_admin(settings.kafka_bootstrap_servers)).start(
+        settings.health_interval_s, loop.stop
+    )
+    waker = Waker(listen_conninfo(settings.database_url))
+    log.info("outbox relay started")
+    try:
+        loop.run(make_step(Relay(engine, producer, settings), waker))
+    finally:
+        waker.close()
+        producer.flush(settings.delivery_timeout_ms / 1000)
+        engine.dispose()
+    log.info("outbox relay stopped")
+
+
+if __name__ == "__main__":
+    main()

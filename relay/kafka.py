@@ -1,0 +1,18 @@
+"""The relay's Kafka producer."""
+
+from confluent_kafka import Producer
+
+
+def make_producer(bootstrap_servers: str, *, delivery_timeout_ms: int, linger_ms: int) -> Producer:
+    """Create the idempotent producer (acks=all); one per process, made after fork."""
+    return Producer(
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "client.id": "outbox-relay",
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": linger_ms,
+            "compression.type": "lz4",
+            "message.timeout.ms": delivery_timeout_ms,
+        }
+    )

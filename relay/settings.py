@@ -1,0 +1,24 @@
+"""Settings of the outbox relay process (RELAY_*, DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS)."""
+
+from pydantic import Field
+
+from taskkit.settings import DatabaseFields, KafkaFields, LogSettings, log_settings_field
+
+
+class RelaySettings(DatabaseFields, KafkaFields, env_prefix="RELAY_"):
+    """Settings of the outbox relay process."""
+
+    log: LogSettings = log_settings_field()
+    batch_size: int = Field(500, gt=0)
+    sweep_interval_s: float = Field(1.0, gt=0)
+    # Every message is either acknowledged or failed within this bound, so the relay can wait
+    # for all delivery reports of a batch before deleting its rows (no unresolved leftovers
+    # that Kafka could still accept after the rows were claimed again).
+    delivery_timeout_ms: int = Field(15000, gt=0)
+    linger_ms: int = Field(5, ge=0)
+    error_backoff_s: float = Field(1.0, ge=0)
+    metrics_port: int = Field(9101, ge=0, le=65535)
+    # 0.0.0.0 in a container, so Prometheus in another container can scrape it.
+    metrics_address: str = "127.0.0.1"
+    # How often the relay refreshes the queue-health gauges (relay/queue_health.py).
+    health_interval_s: float = Field(15.0, gt=0)

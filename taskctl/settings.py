@@ -1,0 +1,23 @@
+"""Settings of `taskctl` (the shared connection URLs; limits as the API has them)."""
+
+from pydantic import Field
+
+from taskkit.settings import DatabaseFields, KafkaFields, LogSettings, log_settings_field
+from webapp.validation import DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_LIMIT, Limits
+
+
+class CliSettings(DatabaseFields, KafkaFields, env_prefix="TASKCTL_"):
+    """What the command line connects to; `taskctl submit` checks what the API checks."""
+
+    log: LogSettings = log_settings_field()
+    default_max_attempts: int = Field(
+        DEFAULT_MAX_ATTEMPTS, ge=1, validation_alias="WEBAPP_DEFAULT_MAX_ATTEMPTS"
+    )
+    max_attempts_limit: int = Field(
+        MAX_ATTEMPTS_LIMIT, ge=1, validation_alias="WEBAPP_MAX_ATTEMPTS_LIMIT"
+    )
+
+    @property
+    def limits(self) -> Limits:
+        """The bounds `taskctl submit` checks a submission against."""
+        return Limits(self.default_max_attempts, self.max_attempts_limit)
