@@ -22,7 +22,7 @@ def main() -> None:
     settings = settings_or_exit(BridgeSettings.from_env, "bridge")
     configure_logging(settings.log, service="bridge")
     celery = make_celery(settings.broker)
-    loop = ProcessLoop("bridge")
+    loop = ProcessLoop("bridge", heartbeat_file=settings.heartbeat_file)
     loop.install_signal_handlers()
 
     def dispatch(record: TaskRecord) -> str:

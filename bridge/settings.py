@@ -1,5 +1,7 @@
 """Settings of the bridge process (BRIDGE_*, KAFKA_BOOTSTRAP_SERVERS and the Celery broker)."""
 
+from pathlib import Path
+
 from pydantic import Field
 
 from celery_tasks.settings import BrokerSettings
@@ -22,6 +24,8 @@ class BridgeSettings(KafkaFields, env_prefix="BRIDGE_"):
     metrics_address: str = "127.0.0.1"
     # How often librdkafka reports statistics, from which the per-partition lag gauge comes.
     stats_interval_ms: int = Field(5000, ge=0)
+    # Touched after every batch; a liveness probe checks its age (taskkit/heartbeat.py).
+    heartbeat_file: Path | None = None
 
     def consumer_config(self) -> dict[str, object]:
         """librdkafka configuration of the consumer (docs/architecture.md, "Kafka")."""

@@ -5,7 +5,7 @@ from typing import Any
 from celery import Celery
 from kombu.entity import Queue
 
-from celery_tasks.names import MAINTENANCE_QUEUE, TASKS_QUEUE
+from celery_tasks.names import HEARTBEAT_CONF, MAINTENANCE_QUEUE, TASKS_QUEUE
 from celery_tasks.settings import BrokerSettings, WorkerSettings
 
 # kombu's Redis transport emulates priorities with one list per step; ten steps give the API's
@@ -50,6 +50,12 @@ def celery_config(broker: BrokerSettings, worker: WorkerSettings | None = None) 
     if worker is not None:
         config["task_soft_time_limit"] = worker.soft_time_limit_s
         config["task_time_limit"] = worker.time_limit_s
+        config["beat_scheduler"] = "celery_tasks.beat_scheduler:HeartbeatScheduler"
+        # Beat wakes at least this often, so its heartbeat file never goes stale while the
+        # schedule's next entry is far off.
+        config["beat_max_loop_interval"] = 5
+        if worker.heartbeat_file is not None:
+            config[HEARTBEAT_CONF] = str(worker.heartbeat_file)
     return config
 
 

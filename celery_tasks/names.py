@@ -12,3 +12,5 @@ MAINTENANCE_QUEUE = "maintenance"
 # Celery sets a message property of that name to its own message id, which shadows a header
 # of the same name in `task.request`.
 CORRELATION_HEADER = "x_correlation_id"
+# The Celery configuration key naming beat's heartbeat file (celery_tasks/beat_scheduler.py).
+HEARTBEAT_CONF = "taskservice_heartbeat_file"

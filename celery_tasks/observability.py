@@ -7,6 +7,7 @@ from typing import Any
 
 from celery import Task
 from celery.signals import (
+    heartbeat_sent,
     setup_logging,
     task_postrun,
     task_prerun,
@@ -18,7 +19,7 @@ from prometheus_client.registry import REGISTRY
 
 from celery_tasks.names import CORRELATION_HEADER, EXECUTE_TASK
 from celery_tasks.settings import WorkerSettings
-from taskkit import logsetup
+from taskkit import heartbeat, logsetup
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,15 @@ def install(settings: WorkerSettings, service: str) -> None:
             settings.metrics_address,
             settings.metrics_port,
         )
+
+    if settings.heartbeat_file is not None:
+        beat_file = settings.heartbeat_file
+
+        @heartbeat_sent.connect(weak=False)  # type: ignore[untyped-decorator]
+        def _beat(**_: Any) -> None:
+            # Sent by the worker's consumer loop every few seconds (its event heartbeat), so
+            # a fresh file proves that loop turns, not only that the process exists.
+            heartbeat.touch(beat_file)
 
     @worker_process_shutdown.connect(weak=False)  # type: ignore[untyped-decorator]
     def _mark_dead(**_: Any) -> None:

@@ -1,6 +1,8 @@
 """Settings of the Celery side: the broker (every process that sends or runs Celery tasks) and
 the workers and beat, read from the environment (CELERY_BROKER_URL, CELERY_TASKS_*)."""
 
+from pathlib import Path
+
 from pydantic import Field
 
 from db.retention import DEFAULT_RETENTION_MONTHS
@@ -50,3 +52,6 @@ class WorkerSettings(DatabaseFields, RedisFields, env_prefix="CELERY_TASKS_"):
     # prometheus_client's multiprocess mode: every child writes its samples here and the
     # parent's endpoint adds them up; without it a scrape sees one random child.
     multiproc_dir: str | None = Field(None, validation_alias="PROMETHEUS_MULTIPROC_DIR")
+    # Touched by a worker at each event heartbeat and by beat at each tick; a liveness probe
+    # checks its age (taskkit/heartbeat.py).
+    heartbeat_file: Path | None = None

@@ -22,7 +22,12 @@ def main() -> None:
     """Run the relay until SIGTERM."""
     settings = settings_or_exit(RelaySettings.from_env, "relay")
     configure_logging(settings.log, service="relay")
-    loop = ProcessLoop("relay", retry_on=DATABASE_ERRORS, error_backoff_s=settings.error_backoff_s)
+    loop = ProcessLoop(
+        "relay",
+        retry_on=DATABASE_ERRORS,
+        error_backoff_s=settings.error_backoff_s,
+        heartbeat_file=settings.heartbeat_file,
+    )
     loop.install_signal_handlers()
     start_http_server(settings.metrics_port, addr=settings.metrics_address)
     engine = make_engine(settings.database_url, pool_size=2, app_name="outbox-relay")

@@ -1,5 +1,7 @@
 """Settings of the outbox relay process (RELAY_*, DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS)."""
 
+from pathlib import Path
+
 from pydantic import Field
 
 from taskkit.settings import DatabaseFields, KafkaFields, LogSettings, log_settings_field
@@ -22,3 +24,5 @@ class RelaySettings(DatabaseFields, KafkaFields, env_prefix="RELAY_"):
     metrics_address: str = "127.0.0.1"
     # How often the relay refreshes the queue-health gauges (relay/queue_health.py).
     health_interval_s: float = Field(15.0, gt=0)
+    # Touched after every step of the loop; a liveness probe checks its age (taskkit/heartbeat.py).
+    heartbeat_file: Path | None = None

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from taskkit import heartbeat
+
 log = logging.getLogger(__name__)
 
 # A step returns how long to wait before the next one; 0 runs the next one at once.
@@ -57,7 +59,7 @@ class ProcessLoop:
         self.last_beat = time.monotonic()
         if self.heartbeat_file is not None:
             try:
-                self.heartbeat_file.touch()
+                heartbeat.touch(self.heartbeat_file)
             except OSError as err:
                 log.warning("%s: cannot touch %s: %s", self.name, self.heartbeat_file, err)
 

@@ -4,10 +4,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from confluent_kafka import KafkaException
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 from redis.exceptions import RedisError
 
 from db.topics import TASKS_TOPIC
+from webapp.errors import BadRequestError
 from webapp.problems import problem
 from webapp.services import services
 
@@ -51,16 +52,29 @@ def _check_kafka() -> str | None:
     return None
 
 
+CHECKS = {"database": _check_database, "redis": _check_redis, "kafka": _check_kafka}
+
+
 @bp.get("/readyz")
 def readyz() -> Response:
-    """Ready when PostgreSQL, Redis and Kafka all answer; 503 naming the failing parts."""
-    checks = {"database": _check_database, "redis": _check_redis, "kafka": _check_kafka}
-    failures = {name: err for name, check in checks.items() if (err := check()) is not None}
+    """Ready when every dependency answers, or those named by `require` (repeatable); 503
+    naming the failing parts. Accepting a task needs only PostgreSQL, so a load balancer's
+    probe asks `/readyz?require=database` and keeps every pod in service while Kafka or Redis
+    is down; the other checks are still run and reported."""
+    required = request.args.getlist("require") or list(CHECKS)
+    unknown = sorted(set(required) - set(CHECKS))
+    if unknown:
+        raise BadRequestError(
+            f"require: unknown check {unknown[0]!r}; known: {', '.join(CHECKS)}",
+            parameter="require",
+        )
+    failures = {name: err for name, check in CHECKS.items() if (err := check()) is not None}
+    blocking = {name: err for name, err in failures.items() if name in required}
     body: dict[str, Any] = {
-        "status": "ready" if not failures else "unavailable",
-        "checks": {name: failures.get(name, "ok") for name in checks},
+        "status": "ready" if not blocking else "unavailable",
+        "checks": {name: failures.get(name, "ok") for name in CHECKS},
     }
-    if failures:
-        detail = "; ".join(failures.values())
+    if blocking:
+        detail = "; ".join(blocking.values())
         return problem(503, "Service Unavailable", detail, "unavailable", checks=body["checks"])
     return jsonify(body)

@@ -143,11 +143,27 @@ def paths() -> dict[str, Any]:
         "/readyz": {
             "get": {
                 "operationId": "ready",
-                "summary": "PostgreSQL, Redis and Kafka all answer.",
+                "summary": "PostgreSQL, Redis and Kafka all answer (or those `require` names).",
                 "security": public,
+                "parameters": [
+                    {
+                        "name": "require",
+                        "in": "query",
+                        "description": "Only these checks decide readiness (repeatable); "
+                        "every check is still reported. `require=database` is what accepting "
+                        "tasks needs.",
+                        "schema": {
+                            "type": "array",
+                            "items": {"type": "string", "enum": ["database", "redis", "kafka"]},
+                        },
+                        "style": "form",
+                        "explode": True,
+                    }
+                ],
                 "responses": {
                     "200": json_response("Ready.", "Readiness"),
-                    "503": problem("A dependency is down; `checks` names it."),
+                    "400": problem("`require` names an unknown check."),
+                    "503": problem("A required dependency is down; `checks` names it."),
                 },
             }
         },

@@ -36,3 +36,22 @@ def test_an_unauthenticated_request_is_answered_before_the_limiter_counts_it(cli
     assert response.json["correlation_id"] == "hooks-1"
     assert "X-RateLimit-Remaining" not in response.headers
     assert "Retry-After" not in response.headers
+
+
+def test_readiness_can_require_only_the_database(it_database_url):
+    # Kafka on a port nothing listens on: the full check fails, the database-only one passes.
+    app = create_app(make_settings(it_database_url, kafka_bootstrap_servers="127.0.0.1:1"))
+    try:
+        client = app.test_client()
+        full = client.get("/readyz")
+        submit_only = client.get("/readyz?require=database")
+        unknown = client.get("/readyz?require=flux")
+    finally:
+        app.extensions["taskservice"].close()
+    assert full.status_code == 503
+    assert full.json["checks"]["kafka"] != "ok"
+    assert submit_only.status_code == 200
+    assert submit_only.json["checks"]["kafka"] != "ok"
+    assert submit_only.json["checks"]["database"] == "ok"
+    assert unknown.status_code == 400
+    assert unknown.json["parameter"] == "require"
