@@ -6,6 +6,8 @@ from typing import Any
 from celery import Celery
 from celery.schedules import crontab
 
+from celery_tasks import metrics
+from celery_tasks.epoch import broker_epoch
 from celery_tasks.names import (
     ENSURE_PARTITIONS_TASK,
     MAINTENANCE_QUEUE,
@@ -27,26 +29,34 @@ def register_beat(app: Celery, resources: WorkerResources) -> None:
 
     @app.task(name=RECONCILE_TASK, ignore_result=True)  # type: ignore[untyped-decorator]
     def reconcile_task() -> dict[str, Any]:
+        metrics.MAINTENANCE_RUNS.labels(RECONCILE_TASK).inc()
         report = ReconcileReport()
+        # Read once per run: a loss the broker suffers meanwhile is seen by the next run.
+        epoch = broker_epoch(resources.broker_redis)
+        if epoch is None:
+            log.warning("broker epoch unreadable; this run cannot tell whether it lost data")
         # One transaction per batch keeps locks short; a large loss (a flushed broker with
         # thousands of messages) is still recovered in one run instead of a batch per interval.
         for _ in range(settings.reconcile_max_batches):
             with resources.engine.begin() as conn:
                 run = reconcile(
                     conn,
-                    pending_after_s=settings.reconcile_pending_after_s,
-                    retrying_grace_s=settings.reconcile_retrying_grace_s,
+                    broker_epoch=epoch,
+                    lost_after_s=settings.reconcile_lost_after_s,
                     batch=settings.reconcile_batch,
                 )
             report.add(run)
             if not run.saturated(settings.reconcile_batch):
                 break
+        if report.broker_lost:
+            log.error("the broker lost its data (epoch changed); re-publishing waiting tasks")
         if report.total:
             log.warning("reconciler moved stuck tasks: %s", report)
         return vars(report)
 
     @app.task(name=ENSURE_PARTITIONS_TASK, ignore_result=True)  # type: ignore[untyped-decorator]
     def ensure_partitions_task() -> list[str]:
+        metrics.MAINTENANCE_RUNS.labels(ENSURE_PARTITIONS_TASK).inc()
         with resources.engine.begin() as conn:
             created = ensure_partitions(conn, settings.partitions_ahead_months)
             stray = default_partition_rows(conn)
@@ -60,6 +70,7 @@ def register_beat(app: Celery, resources: WorkerResources) -> None:
 
     @app.task(name=PRUNE_PARTITIONS_TASK, ignore_result=True)  # type: ignore[untyped-decorator]
     def prune_partitions_task() -> list[str]:
+        metrics.MAINTENANCE_RUNS.labels(PRUNE_PARTITIONS_TASK).inc()
         report = prune_partitions(resources.engine, settings.retention_months)
         if report.refused:
             # Each refusal was already logged by name; the run still dropped what it could.

@@ -72,10 +72,12 @@ def validate_sleep(payload: dict[str, Any]) -> None:
 
 
 def validate_fail(payload: dict[str, Any]) -> None:
-    """`times` and `healed_after_redrives` are counts; `permanent` is a boolean."""
+    """`times` and `healed_after_redrives` are counts; `permanent` and
+    `permanent_after_redrive` are booleans."""
     _non_negative_int(payload, "times", 0)
-    if not isinstance(payload.get("permanent", False), bool):
-        raise InvalidPayloadError("'permanent' must be a boolean")
+    for flag in ("permanent", "permanent_after_redrive"):
+        if not isinstance(payload.get(flag, False), bool):
+            raise InvalidPayloadError(f"'{flag}' must be a boolean")
     _non_negative_int(payload, "healed_after_redrives", 0)
 
 

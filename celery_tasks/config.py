@@ -3,7 +3,7 @@
 from typing import Any
 
 from celery import Celery
-from kombu.entity import Queue
+from kombu.entity import Exchange, Queue
 
 from celery_tasks.names import HEARTBEAT_CONF, MAINTENANCE_QUEUE, TASKS_QUEUE
 from celery_tasks.settings import BrokerSettings, WorkerSettings
@@ -11,6 +11,18 @@ from celery_tasks.settings import BrokerSettings, WorkerSettings
 # kombu's Redis transport emulates priorities with one list per step; ten steps give the API's
 # priorities 0-9 each its own list.
 PRIORITY_STEPS = list(range(10))
+
+
+def _queue(name: str) -> Queue:
+    """A queue on the default exchange.
+
+    kombu's Redis transport routes a message sent to a named exchange through a binding table
+    kept in Redis itself; after the broker loses its data (FLUSHDB, a failover without it) that
+    table is gone until a consumer declares the queue again, and a message published meanwhile
+    is silently dropped ("No queues bound to exchange"). The default exchange routes by the
+    routing key alone, so a publish always lands in the queue's list.
+    """
+    return Queue(name, Exchange(""), routing_key=name)  # type: ignore[no-untyped-call]
 
 
 def celery_config(broker: BrokerSettings, worker: WorkerSettings | None = None) -> dict[str, Any]:
@@ -37,7 +49,7 @@ def celery_config(broker: BrokerSettings, worker: WorkerSettings | None = None) 
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
         "task_default_queue": TASKS_QUEUE,
-        "task_queues": (Queue(TASKS_QUEUE), Queue(MAINTENANCE_QUEUE)),  # type: ignore[no-untyped-call]
+        "task_queues": tuple(_queue(name) for name in (TASKS_QUEUE, MAINTENANCE_QUEUE)),
         "task_default_priority": 4,
         "task_send_sent_event": True,
         "worker_send_task_events": True,

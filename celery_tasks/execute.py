@@ -3,7 +3,8 @@
 import logging
 import time
 import uuid
-from typing import Any, TypeAlias
+from collections.abc import Callable
+from typing import Any, TypeAlias, TypeVar
 
 import redis.exceptions
 import sqlalchemy as sa
@@ -14,26 +15,16 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery_tasks import metrics
 from celery_tasks.backoff import retry_delay_s
 from celery_tasks.errors import HandlerTimeoutError, RetryableError
+from celery_tasks.lease import LeaseKeeper
 from celery_tasks.names import EXECUTE_TASK
-from celery_tasks.ownership import (
-    break_lock_of_dead_owner,
-    is_dead_local_owner,
-    lock_token,
-    owner_id,
-)
+from celery_tasks.ownership import break_lock_of_dead_owner, lock_token, owner_id
 from celery_tasks.registry import HandlerContext, Registry
 from celery_tasks.runtime import WorkerResources
-from db.execution import (
-    Claim,
-    cancel_if_requested,
-    claim_task,
-    complete_task,
-    fail_task,
-    schedule_retry,
-    task_state,
-)
+from celery_tasks.settle import Early, durable, settle
+from db.execution import Claim, claim_task
 from db.ids import parse_task_id
 from db.models import TaskStatus
+from db.outcomes import complete_task, fail_task, schedule_retry
 from taskkit import logsetup
 
 log = logging.getLogger(__name__)
@@ -55,8 +46,8 @@ RETRYABLE_HANDLER_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 MAX_ERROR_CHARS = 2000
-WORKER_LOST = "WorkerLostError"
 AnyTask: TypeAlias = "Task[Any, Any]"
+T = TypeVar("T")
 
 
 def error_text(exc: BaseException) -> str:
@@ -71,6 +62,9 @@ class Executor:
         self.resources = resources
         self.handlers = handlers
         self.settings = resources.settings
+        self.keeper = LeaseKeeper(
+            lambda: resources.engine, self.settings.lease_s, self.settings.heartbeat_interval_s
+        )
 
     def deliver(self, task: AnyTask, task_id: str) -> dict[str, Any]:
         """Handle one message: skip it unless this worker gets the lock and the claim."""
@@ -80,13 +74,13 @@ class Executor:
             log.error("execute message with invalid task id %r dropped", task_id)
             metrics.TASK_DUPLICATES.labels("invalid_id").inc()
             return {"status": "invalid"}
-        timelimit = task.request.timelimit or (None, None)
-        hard_limit_s = timelimit[0] or self.settings.time_limit_s
-        lease_s = float(hard_limit_s + self.settings.lease_grace_s)
+        # Short whatever the handler's time limit: the lease keeper renews it while it runs.
+        lease_s = self.settings.lease_s
         owner = owner_id()
         name = f"taskservice:lock:{parsed}"
         redis_client = self.resources.redis
-        lock = redis_client.lock(name, timeout=lease_s, blocking=False)
+        # Not thread-local: the lease keeper's thread extends the lock this thread acquired.
+        lock = redis_client.lock(name, timeout=lease_s, blocking=False, thread_local=False)
         token = lock_token(owner, uuid.uuid4().hex)
         acquired = bool(lock.acquire(token=token))
         if not acquired and break_lock_of_dead_owner(redis_client, name):
@@ -97,7 +91,7 @@ class Executor:
             metrics.TASK_DUPLICATES.labels("locked").inc()
             return {"status": "locked"}
         try:
-            return self.attempt(task, parsed, lease_s, owner)
+            return self.attempt(task, parsed, lease_s, owner, lock)
         finally:
             try:
                 lock.release()
@@ -107,22 +101,30 @@ class Executor:
                 log.warning("lock of task %s had expired before release", parsed)
 
     def attempt(
-        self, task: AnyTask, task_id: uuid.UUID, lease_s: float, owner: str
+        self, task: AnyTask, task_id: uuid.UUID, lease_s: float, owner: str, lock: Any
     ) -> dict[str, Any]:
-        """Claim an attempt, run the handler and record its outcome."""
+        """Claim an attempt, run the handler with its lease kept alive, record the outcome."""
         with self.resources.engine.begin() as conn:
             claim = claim_task(conn, task_id, lease_s, owner)
             if claim is None:
-                claim, outcome = self.settle(conn, task_id, lease_s, owner)
-                if claim is None:
-                    return outcome
+                settled = settle(conn, task_id, lease_s, owner)
+                if isinstance(settled, Early):
+                    raise task.retry(countdown=settled.due_in_s, max_retries=None)
+                if not isinstance(settled, Claim):
+                    return settled
+                claim = settled
+        with self.keeper.keep(task_id, claim.lease_token, lock):
+            return self.run(task, claim)
+
+    def run(self, task: AnyTask, claim: Claim) -> dict[str, Any]:
+        """Run the claimed attempt's handler and record its outcome."""
         # The stored correlation id covers messages that lost their header (reconciler, retry).
         logsetup.bind(
             task_type=claim.type, attempt=claim.attempt, correlation_id=claim.correlation_id
         )
         log.info(
             "task %s attempt %d/%d started (%s)",
-            task_id,
+            claim.task_id,
             claim.attempt,
             claim.max_attempts,
             claim.type,
@@ -139,50 +141,21 @@ class Executor:
             return self.on_error(task, claim, err, retryable=False, started=started)
         elapsed = time.perf_counter() - started
         effect = {"result": result, "attempt": claim.attempt}
-        with self.resources.engine.begin() as conn:
-            stored = complete_task(conn, claim, result, effect)
+        stored = self.write(lambda conn: complete_task(conn, claim, result, effect), claim)
         if not stored:
             return self.stale(claim)
         metrics.TASK_PROCESSING_TIME.labels(claim.type, "completed").observe(elapsed)
-        log.info("task %s completed on attempt %d in %.3fs", task_id, claim.attempt, elapsed)
+        log.info("task %s completed on attempt %d in %.3fs", claim.task_id, claim.attempt, elapsed)
         return {"status": "completed", "attempt": claim.attempt}
 
-    def settle(
-        self, conn: sa.Connection, task_id: uuid.UUID, lease_s: float, owner: str
-    ) -> tuple[Claim | None, dict[str, Any]]:
-        """Decide what a delivery that could not claim the task does instead.
+    def write(self, change: Callable[[sa.Connection], T], claim: Claim) -> T:
+        """One final write of `claim`'s attempt, retried through a short database outage."""
 
-        Cancels a task whose cancellation is pending, takes over or fails an attempt whose
-        worker died on this host, and otherwise reports a duplicate delivery.
-        """
-        state = task_state(conn, task_id)
-        if state is None:
-            log.error("task %s does not exist; message dropped", task_id)
-            metrics.TASK_DUPLICATES.labels("unknown_task").inc()
-            return None, {"status": "unknown"}
-        orphan = state.status == TaskStatus.PROCESSING and (
-            state.lease_expired or is_dead_local_owner(state.lease_owner)
-        )
-        orphan_token = state.lease_token if orphan else None
-        if state.cancel_requested and cancel_if_requested(conn, task_id, orphan_token):
-            log.info("task %s cancelled before its next attempt", task_id)
-            return None, {"status": "cancelled"}
-        if orphan and state.attempts >= state.max_attempts:
-            error = "the worker running the last attempt died before recording an outcome"
-            if fail_task(conn, task_id, state.lease_token, error, WORKER_LOST):
-                metrics.TASK_FAILURES.labels("unknown", WORKER_LOST).inc()
-                log.error("task %s failed: %s; queued for the dead-letter topic", task_id, error)
-                return None, {"status": "failed", "attempt": state.attempts}
-        elif orphan:
-            log.warning(
-                "task %s: taking over the attempt of dead worker %s", task_id, state.lease_owner
-            )
-            claim = claim_task(conn, task_id, lease_s, owner, takeover_token=state.lease_token)
-            if claim is not None:
-                return claim, {}
-        log.info("task %s is not claimable (%s); duplicate skipped", task_id, state.status)
-        metrics.TASK_DUPLICATES.labels("not_claimable").inc()
-        return None, {"status": "duplicate"}
+        def once() -> T:
+            with self.resources.engine.begin() as conn:
+                return change(conn)
+
+        return durable(once, self.settings.commit_retry_s, f"task {claim.task_id}")
 
     def run_handler(self, claim: Claim) -> dict[str, Any] | None:
         """Validate the payload and run the task type's handler."""
@@ -209,8 +182,9 @@ class Executor:
             delay_s = retry_delay_s(
                 claim.attempt, self.settings.retry_backoff_s, self.settings.retry_backoff_max_s
             )
-            with self.resources.engine.begin() as conn:
-                status = schedule_retry(conn, claim, error, error_type, delay_s)
+            status = self.write(
+                lambda conn: schedule_retry(conn, claim, error, error_type, delay_s), claim
+            )
             if status is None:
                 return self.stale(claim)
             if status is TaskStatus.CANCELLED:
@@ -229,8 +203,10 @@ class Executor:
             # The delay comes from the attempt count in PostgreSQL (see backoff.py); the
             # message's own retry counter restarts whenever a fresh message is sent.
             raise task.retry(exc=exc, countdown=delay_s, max_retries=claim.max_attempts)
-        with self.resources.engine.begin() as conn:
-            stored = fail_task(conn, claim.task_id, claim.lease_token, error, error_type)
+        stored = self.write(
+            lambda conn: fail_task(conn, claim.task_id, claim.lease_token, error, error_type),
+            claim,
+        )
         if not stored:
             return self.stale(claim)
         metrics.TASK_PROCESSING_TIME.labels(claim.type, "failed").observe(elapsed)
@@ -267,7 +243,7 @@ def register_execute(app: Celery, executor: Executor) -> AnyTask:
         retry_backoff=settings.retry_backoff_s,
         retry_backoff_max=settings.retry_backoff_max_s,
         retry_jitter=True,
-        max_retries=3,
+        max_retries=settings.transient_max_retries,
         acks_late=True,
     )
     def execute(self: AnyTask, task_id: str) -> dict[str, Any]:

@@ -64,13 +64,15 @@ def sleep(payload: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
 def fail(payload: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
     """Fail on purpose: `{"times": n}` fails the first n attempts, `{"permanent": true}` always.
 
-    `{"healed_after_redrives": k}` makes it succeed once the task was re-driven k times, so an
+    `{"permanent_after_redrive": true}` fails permanently once re-driven (a different error than
+    the first run's, for the DLT filter drills). `{"healed_after_redrives": k}` makes it
+    succeed once the task was re-driven k times, so an
     operator can rehearse a dead-letter re-drive end to end.
     """
     healed_after = int(payload.get("healed_after_redrives", 0))
     if healed_after and ctx.redrive_count >= healed_after:
         return {"healed_after_redrives": ctx.redrive_count, "attempt": ctx.attempt}
-    if payload.get("permanent"):
+    if payload.get("permanent") or (payload.get("permanent_after_redrive") and ctx.redrive_count):
         raise PermanentError("permanent failure requested by the payload")
     times = int(payload.get("times", 0))
     if ctx.attempt <= times:

@@ -19,3 +19,6 @@ TASK_STALE_ATTEMPTS = Counter(
     "task_stale_attempts", "Attempts whose final write was fenced out by a newer attempt."
 )
 DLT_PUBLISHES = Counter("task_dlt_records", "Dead-letter records queued in the outbox.", ["type"])
+MAINTENANCE_RUNS = Counter(
+    "maintenance_runs", "Runs of beat's jobs on the maintenance lane, by task.", ["task"]
+)

@@ -1,14 +1,23 @@
-"""Who runs an attempt: "host:pid" of the worker process, and whether that process is gone.
+"""Who runs an attempt, and whether that process is gone.
+
+An owner is "host/machine:pid". `machine` names the process table the pid belongs to: a digest
+of the kernel's boot id and of this process's PID namespace. Two processes compare pids only
+when their machine keys are equal, whatever their hostnames say: pods that share a hostname
+live in different PID namespaces, and a worker started under another hostname (`unshare --uts`)
+on this machine still shares its pids. The hostname is kept for people reading a lease.
 
 A worker child killed mid-attempt (OOM killer, kill -9) leaves its Redis lock and its lease
-behind until they expire, which for a long handler is minutes. Celery requeues the message at
-once (`task_reject_on_worker_lost`); the delivery that gets it can see that the owner lived on
-this very host and no longer exists, and take the attempt over immediately. An owner on another
-host is never presumed dead: there the lease and lock timeouts decide.
+behind. Celery requeues the message at once (`task_reject_on_worker_lost`); the delivery that
+gets it can see that the owner lived in this very process table and no longer exists, and take
+the attempt over immediately. An owner elsewhere is never presumed dead here: its lease, which
+stops being renewed when it dies (celery_tasks/lease.py), decides.
 """
 
+import functools
+import hashlib
 import os
 import socket
+from pathlib import Path
 
 from redis import Redis
 
@@ -22,17 +31,44 @@ return 0
 """
 
 
+@functools.cache
+def machine_key() -> str:
+    """A short digest of this process table: boot id and PID namespace."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        boot = socket.gethostname()
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        namespace = ""
+    return hashlib.sha256(f"{boot}|{namespace}".encode()).hexdigest()[:12]
+
+
+def owner_for(pid: int) -> str:
+    """The owner string of process `pid` of this process table."""
+    return f"{socket.gethostname()}/{machine_key()}:{pid}"
+
+
 def owner_id() -> str:
     """This process's owner string."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return owner_for(os.getpid())
+
+
+def owner_pid(owner: str | None) -> int | None:
+    """The pid an owner string names, or None."""
+    if not owner:
+        return None
+    pid_text = owner.rpartition(":")[2]
+    return int(pid_text) if pid_text.isdigit() else None
 
 
 def is_dead_local_owner(owner: str | None) -> bool:
-    """True only when `owner` names a process on this host that no longer exists."""
+    """True only when `owner` names a process of this process table that no longer exists."""
     if not owner:
         return False
-    host, _, pid_text = owner.rpartition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
+    where, _, pid_text = owner.rpartition(":")
+    if where.rpartition("/")[2] != machine_key() or not pid_text.isdigit():
         return False
     pid = int(pid_text)
     if pid == os.getpid():
@@ -52,7 +88,7 @@ def lock_token(owner: str, nonce: str) -> str:
 
 
 def break_lock_of_dead_owner(client: Redis, name: str) -> bool:
-    """Delete lock `name` when its holder is a dead process on this host; True if deleted."""
+    """Delete lock `name` when its holder is a dead process of this table; True if deleted."""
     raw = client.get(name)
     if raw is None:
         return False

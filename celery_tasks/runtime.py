@@ -14,6 +14,7 @@ class WorkerResources:
         self.settings = settings
         self._engine: sa.Engine | None = None
         self._redis: Redis | None = None
+        self._broker_redis: Redis | None = None
 
     @property
     def engine(self) -> sa.Engine:
@@ -33,18 +34,30 @@ class WorkerResources:
             )
         return self._redis
 
+    @property
+    def broker_redis(self) -> Redis:
+        """A plain Redis client on the Celery broker's database (the reconciler's epoch)."""
+        if self._broker_redis is None:
+            self._broker_redis = Redis.from_url(
+                self.settings.broker.broker_url, socket_timeout=5, socket_connect_timeout=5
+            )
+        return self._broker_redis
+
     def reset(self) -> None:
         """Forget clients inherited across fork; the child creates its own on first use."""
         if self._engine is not None:
             self._engine.dispose(close=False)
         self._engine = None
         self._redis = None
+        self._broker_redis = None
 
     def close(self) -> None:
         """Close this process's own clients (at shutdown)."""
         if self._engine is not None:
             self._engine.dispose()
-        if self._redis is not None:
-            self._redis.close()
+        for client in (self._redis, self._broker_redis):
+            if client is not None:
+                client.close()
         self._engine = None
         self._redis = None
+        self._broker_redis = None

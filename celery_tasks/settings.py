@@ -32,10 +32,22 @@ class WorkerSettings(DatabaseFields, RedisFields, env_prefix="CELERY_TASKS_"):
     retry_backoff_max_s: int = Field(600, gt=0)
     soft_time_limit_s: int = Field(60, gt=0)
     time_limit_s: int = Field(90, gt=0)
-    lease_grace_s: int = Field(15, ge=0)
-    reconcile_interval_s: float = Field(15.0, gt=0)
-    reconcile_pending_after_s: int = Field(30, ge=0)
-    reconcile_retrying_grace_s: int = Field(60, ge=0)
+    # An attempt's lease (PostgreSQL) and lock (Redis) last this long and are renewed every
+    # `heartbeat_interval_s` while the attempt runs, whatever its time limit; a worker that
+    # dies, wherever it runs, is noticed within the lease (celery_tasks/lease.py).
+    lease_s: float = Field(20.0, gt=0)
+    heartbeat_interval_s: float = Field(5.0, gt=0)
+    # How long a final write (COMPLETED, RETRYING, FAILED) is retried while PostgreSQL does
+    # not answer, so a handler that succeeded is not re-run because one commit failed.
+    commit_retry_s: float = Field(120.0, ge=0)
+    # Retries of a delivery whose claim or lock failed on our own clients (database, Redis);
+    # backoff grows to retry_backoff_max_s, so this bounds the outage a message outlives.
+    transient_max_retries: int = Field(100, ge=0)
+    reconcile_interval_s: float = Field(5.0, gt=0)
+    # A waiting task is presumed lost only after this long without news (beyond the broker's
+    # visibility timeout, after which Redis itself restores a dead worker's messages), and
+    # each later time after twice as long: db/reconcile.py says why.
+    reconcile_lost_after_s: float = Field(3900.0, gt=0)
     reconcile_batch: int = Field(500, gt=0)
     reconcile_max_batches: int = Field(20, gt=0)
     partitions_ahead_months: int = Field(3, ge=0, validation_alias="CELERY_TASKS_PARTITIONS_AHEAD")

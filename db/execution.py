@@ -1,8 +1,9 @@
-"""The worker's writes: claim an attempt, then finish it (complete, retry later, fail + DLT).
+"""The worker's claim of an attempt, its lease, and what a delivery that cannot claim reads.
 
 The claim is a compare-and-set that increments `attempts` and sets a fresh lease token; every
-finishing write is fenced on that token, so an attempt whose lease was taken over can never
-overwrite the newer attempt's outcome (docs/architecture.md, "Execution guarantees").
+finishing write (db/outcomes.py) is fenced on that token, so an attempt whose lease was taken
+over can never overwrite the newer attempt's outcome (docs/architecture.md, "Execution
+guarantees").
 """
 
 import uuid
@@ -12,14 +13,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from db import outbox
 from db.cancel import cancelled_values
 from db.ids import created_at_of
-from db.models import TaskStatus, task_effects_table, tasks_table
+from db.models import TaskStatus, tasks_table
 
 t = tasks_table
 
 CLAIMABLE = (TaskStatus.PENDING.value, TaskStatus.RETRYING.value)
+# A retry's Celery ETA is computed on the worker's clock and `next_attempt_at` on the database's;
+# a second of skew must not turn every on-time delivery into an early one.
+SCHEDULE_TOLERANCE = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,8 @@ class Claim:
         return self.attempt >= self.max_attempts
 
 
-def _key(task_id: uuid.UUID) -> sa.ColumnElement[bool]:
+def key_of(task_id: uuid.UUID) -> sa.ColumnElement[bool]:
+    """The condition that names one task row (and its partition, through the id's time)."""
     return sa.and_(t.c.id == task_id, t.c.created_at == created_at_of(task_id))
 
 
@@ -58,6 +62,8 @@ class TaskState:
     lease_owner: str | None
     lease_expired: bool
     cancel_requested: bool
+    # Seconds until a RETRYING task's next attempt is due (0 when due or not RETRYING).
+    due_in_s: float = 0.0
 
 
 def claim_task(
@@ -78,11 +84,21 @@ def claim_task(
     orphaned = t.c.lease_expires_at < now
     if takeover_token is not None:
         orphaned = sa.or_(orphaned, t.c.lease_token == takeover_token)
-    claimable = sa.or_(t.c.status.in_(CLAIMABLE), sa.and_(processing, orphaned))
+    # A RETRYING task is claimable only once its backoff is over: a duplicate delivery (a
+    # Kafka replay, a message Redis restored, a re-dispatch) must not spend the next attempt
+    # early, during exactly the outage the backoff waits out.
+    due = sa.or_(
+        t.c.status == TaskStatus.PENDING.value,
+        sa.and_(
+            t.c.status == TaskStatus.RETRYING.value,
+            sa.or_(t.c.next_attempt_at.is_(None), t.c.next_attempt_at <= now + SCHEDULE_TOLERANCE),
+        ),
+    )
+    claimable = sa.or_(due, sa.and_(processing, orphaned))
     token = uuid.uuid4()
     stmt = (
         sa.update(t)
-        .where(_key(task_id), claimable, t.c.attempts < t.c.max_attempts, ~t.c.cancel_requested)
+        .where(key_of(task_id), claimable, t.c.attempts < t.c.max_attempts, ~t.c.cancel_requested)
         .values(
             status=TaskStatus.PROCESSING.value,
             attempts=t.c.attempts + 1,
@@ -131,7 +147,16 @@ def task_state(conn: sa.Connection, task_id: uuid.UUID) -> TaskState | None:
             t.c.lease_owner,
             sa.func.coalesce(t.c.lease_expires_at < sa.func.now(), False).label("expired"),
             t.c.cancel_requested,
-        ).where(_key(task_id))
+            sa.case(
+                (
+                    t.c.status == TaskStatus.RETRYING.value,
+                    sa.func.greatest(
+                        sa.func.extract("epoch", t.c.next_attempt_at - sa.func.now()), 0
+                    ),
+                ),
+                else_=0,
+            ).label("due_in_s"),
+        ).where(key_of(task_id))
     ).first()
     if row is None:
         return None
@@ -143,7 +168,21 @@ def task_state(conn: sa.Connection, task_id: uuid.UUID) -> TaskState | None:
         row.lease_owner,
         bool(row.expired),
         row.cancel_requested,
+        float(row.due_in_s or 0),
     )
+
+
+def renew_lease(
+    conn: sa.Connection, task_id: uuid.UUID, lease_token: uuid.UUID, lease_s: float
+) -> bool:
+    """Push the running attempt's lease `lease_s` into the future; False when it was lost."""
+    stmt = (
+        sa.update(t)
+        .where(key_of(task_id), t.c.lease_token == lease_token)
+        .where(t.c.status == TaskStatus.PROCESSING.value)
+        .values(lease_expires_at=sa.func.now() + timedelta(seconds=lease_s))
+    )
+    return conn.execute(stmt).rowcount == 1
 
 
 def cancel_if_requested(
@@ -161,106 +200,7 @@ def cancel_if_requested(
         )
     stmt = (
         sa.update(t)
-        .where(_key(task_id), t.c.cancel_requested, cancellable)
+        .where(key_of(task_id), t.c.cancel_requested, cancellable)
         .values(**cancelled_values())
     )
     return conn.execute(stmt).rowcount == 1
-
-
-def complete_task(
-    conn: sa.Connection, claim: Claim, result: dict[str, Any] | None, effect: dict[str, Any]
-) -> bool:
-    """Store COMPLETED and the handler's side effect; False when the lease was lost."""
-    stmt = (
-        sa.update(t)
-        .where(_key(claim.task_id), t.c.lease_token == claim.lease_token)
-        .where(t.c.status == TaskStatus.PROCESSING.value)
-        .values(
-            status=TaskStatus.COMPLETED.value,
-            result=result,
-            finished_at=sa.func.now(),
-            updated_at=sa.func.now(),
-            lease_token=None,
-            lease_expires_at=None,
-            lease_owner=None,
-            last_error=None,
-            error_type=None,
-        )
-    )
-    if conn.execute(stmt).rowcount != 1:
-        return False
-    conn.execute(
-        sa.insert(task_effects_table).values(
-            task_id=claim.task_id, attempt=claim.attempt, effect=effect
-        )
-    )
-    return True
-
-
-def schedule_retry(
-    conn: sa.Connection, claim: Claim, error: str, error_type: str, delay_s: float
-) -> TaskStatus | None:
-    """Store RETRYING with the error and the next attempt's time; None when the lease was lost.
-
-    A task whose cancellation was requested during the attempt becomes CANCELLED instead, so
-    the next attempt never starts.
-    """
-    cancelled = TaskStatus.CANCELLED.value
-    stmt = (
-        sa.update(t)
-        .where(_key(claim.task_id), t.c.lease_token == claim.lease_token)
-        .where(t.c.status == TaskStatus.PROCESSING.value)
-        .values(
-            status=sa.case((t.c.cancel_requested, cancelled), else_=TaskStatus.RETRYING.value),
-            last_error=error,
-            error_type=error_type,
-            next_attempt_at=sa.case(
-                (t.c.cancel_requested, None), else_=sa.func.now() + timedelta(seconds=delay_s)
-            ),
-            finished_at=sa.case((t.c.cancel_requested, sa.func.now()), else_=None),
-            updated_at=sa.func.now(),
-            lease_token=None,
-            lease_expires_at=None,
-            lease_owner=None,
-        )
-        .returning(t.c.status)
-    )
-    row = conn.execute(stmt).first()
-    return TaskStatus(row.status) if row else None
-
-
-def fail_task(
-    conn: sa.Connection,
-    task_id: uuid.UUID,
-    lease_token: uuid.UUID | None,
-    error: str,
-    error_type: str,
-) -> bool:
-    """Store FAILED and queue the DLT record in the same transaction; False when fenced out.
-
-    `lease_token` is the attempt's token; the reconciler passes the token it read from a row
-    whose lease expired, so a concurrent new attempt still wins.
-    """
-    fence = t.c.lease_token == lease_token if lease_token else t.c.lease_token.is_(None)
-    stmt = (
-        sa.update(t)
-        .where(_key(task_id), fence)
-        .where(t.c.status.in_([*CLAIMABLE, TaskStatus.PROCESSING.value]))
-        .values(
-            status=TaskStatus.FAILED.value,
-            last_error=error,
-            error_type=error_type,
-            finished_at=sa.func.now(),
-            updated_at=sa.func.now(),
-            lease_token=None,
-            lease_expires_at=None,
-            lease_owner=None,
-            next_attempt_at=None,
-        )
-        .returning(t)
-    )
-    row = conn.execute(stmt).mappings().first()
-    if row is None:
-        return False
-    outbox.enqueue(conn, [outbox.dlt_row(dict(row))])
-    return True

@@ -68,7 +68,8 @@ def find_key(conn: sa.Connection, tenant: str, key: str) -> StoredRequest | None
 
 
 def purge_expired(conn: sa.Connection, batch: int = 5000) -> int:
-    """Delete up to `batch` expired keys; returns how many were deleted."""
+    """Delete up to `batch` expired keys; returns how many were deleted (the caller repeats,
+    one transaction per batch, until fewer than `batch` are left)."""
     doomed = sa.select(i.c.tenant, i.c.key).where(i.c.expires_at <= sa.func.now()).limit(batch)
     stmt = sa.delete(i).where(sa.tuple_(i.c.tenant, i.c.key).in_(doomed))
     return conn.execute(stmt).rowcount

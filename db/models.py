@@ -64,6 +64,7 @@ class Task(Base):
     idempotency_key: Mapped[str | None] = mapped_column(sa.Text)
     redrive_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     cancel_requested: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    redispatches: Mapped[int] = mapped_column(sa.Integer, default=0)
 
 
 class Outbox(Base):
@@ -77,14 +78,21 @@ class Outbox(Base):
     value: Mapped[dict[str, Any]] = mapped_column(JSONB)
     headers: Mapped[dict[str, str]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    # Set when Kafka can never take the record (relay/relay.py); parked rows are not claimed.
+    parked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    park_reason: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class TaskEffect(Base):
-    """A handler's side effect, written in the completion transaction (proves at-most-once)."""
+    """A handler's side effect, written in the completion transaction (proves at-most-once).
+
+    Partitioned like `tasks`, by its task's created_at, so retention drops both together.
+    """
 
     __tablename__ = "task_effects"
 
     task_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    task_created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), primary_key=True)
     attempt: Mapped[int] = mapped_column(sa.Integer)
     effect: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
@@ -119,8 +127,19 @@ class IdempotencyKey(Base):
     expires_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
 
 
+class ReconcilerState(Base):
+    """A fact the reconciler keeps between runs, such as the broker epoch it last saw."""
+
+    __tablename__ = "reconciler_state"
+
+    key: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    value: Mapped[str] = mapped_column(sa.Text)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
 tasks_table: sa.Table = Task.__table__  # type: ignore[assignment]
 outbox_table: sa.Table = Outbox.__table__  # type: ignore[assignment]
 task_effects_table: sa.Table = TaskEffect.__table__  # type: ignore[assignment]
 api_keys_table: sa.Table = ApiKey.__table__  # type: ignore[assignment]
 idempotency_keys_table: sa.Table = IdempotencyKey.__table__  # type: ignore[assignment]
+reconciler_state_table: sa.Table = ReconcilerState.__table__  # type: ignore[assignment]

@@ -1,5 +1,10 @@
 """Monthly partitions of `tasks`: create ahead of time (rescuing rows from the default
-partition), list them, and count what the default partition caught."""
+partition), list them, and count what the default partition caught.
+
+Tables that hold rows about tasks (`task_effects`) are partitioned the same way, by their task's
+created_at, and every month of `tasks` gets a partition of each of them, created and dropped
+with it; so retention removes a month of tasks and everything about them together.
+"""
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -7,6 +12,8 @@ from datetime import UTC, date, datetime
 import sqlalchemy as sa
 
 DEFAULT_PARTITION = "tasks_default"
+# Partitioned like `tasks`: table name -> its column holding the task's created_at.
+CHILD_TABLES = {"task_effects": "task_created_at"}
 # Maintenance DDL takes strong locks on `tasks`; waiting behind a long query would queue every
 # API request behind the DDL, so it gives up instead and the next beat run tries again.
 MAINTENANCE_LOCK_TIMEOUT = "5s"
@@ -19,6 +26,10 @@ class Partition:
     name: str
     start: date
     end: date
+
+    def child(self, table: str) -> str:
+        """The name of this month's partition of child table `table`."""
+        return f"{table}{self.name.removeprefix('tasks')}"
 
     @property
     def bounds(self) -> tuple[datetime, datetime]:
@@ -51,43 +62,50 @@ def set_lock_timeout(conn: sa.Connection) -> None:
     conn.execute(sa.text(f"SET LOCAL lock_timeout = '{MAINTENANCE_LOCK_TIMEOUT}'"))
 
 
-def create_partition(conn: sa.Connection, part: Partition) -> int:
-    """Create `part`, first moving the rows the default partition holds for its range.
-
-    PostgreSQL refuses to create a partition while the default partition has rows in its
-    range, so those rows leave the default partition and come back through the parent, all in
-    the caller's transaction. Returns how many rows were moved.
-    """
+def _create_month(conn: sa.Connection, table: str, name: str, key: str, part: "Partition") -> int:
+    """Create one monthly partition of `table`, first moving the rows its default partition
+    holds for the month (PostgreSQL refuses the partition while they are there). Returns how
+    many rows were moved; all in the caller's transaction."""
     start, end = part.bounds
     window = {"start": start, "end": end}
+    default = f"{table}_default"
+    # Table, column and partition names are constants or derived from dates, never input.
     stray = conn.execute(
         sa.text(
-            f"SELECT EXISTS (SELECT 1 FROM {DEFAULT_PARTITION} "  # noqa: S608 - a constant name
-            "WHERE created_at >= :start AND created_at < :end)"
+            f"SELECT EXISTS (SELECT 1 FROM {default} "  # noqa: S608
+            f"WHERE {key} >= :start AND {key} < :end)"
         ),
         window,
     ).scalar_one()
     moved = 0
     if stray:
-        conn.execute(sa.text("CREATE TEMPORARY TABLE tasks_moving (LIKE tasks) ON COMMIT DROP"))
+        conn.execute(sa.text(f"CREATE TEMPORARY TABLE moving_rows (LIKE {table}) ON COMMIT DROP"))
         moved = conn.execute(
             sa.text(
-                f"WITH gone AS (DELETE FROM {DEFAULT_PARTITION} "  # noqa: S608 - a constant name
-                "WHERE created_at >= :start AND created_at < :end RETURNING *) "
-                "INSERT INTO tasks_moving SELECT * FROM gone"
+                f"WITH gone AS (DELETE FROM {default} "  # noqa: S608
+                f"WHERE {key} >= :start AND {key} < :end RETURNING *) "
+                "INSERT INTO moving_rows SELECT * FROM gone"
             ),
             window,
         ).rowcount
-    # The bounds come from dates, never from input, so formatting them into DDL is safe.
     conn.execute(
         sa.text(
-            f'CREATE TABLE IF NOT EXISTS "{part.name}" PARTITION OF tasks '
+            f'CREATE TABLE IF NOT EXISTS "{name}" PARTITION OF {table} '
             f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
         )
     )
     if stray:
-        conn.execute(sa.text("INSERT INTO tasks SELECT * FROM tasks_moving"))
-        conn.execute(sa.text("DROP TABLE tasks_moving"))
+        conn.execute(sa.text(f"INSERT INTO {table} SELECT * FROM moving_rows"))  # noqa: S608
+        conn.execute(sa.text("DROP TABLE moving_rows"))
+    return moved
+
+
+def create_partition(conn: sa.Connection, part: Partition) -> int:
+    """Create `part` and its months of the child tables, rescuing rows from the default
+    partitions; returns how many task rows were moved out of `tasks_default`."""
+    moved = _create_month(conn, "tasks", part.name, "created_at", part)
+    for table, key in CHILD_TABLES.items():
+        _create_month(conn, table, part.child(table), key, part)
     return moved
 
 

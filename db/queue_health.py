@@ -2,15 +2,22 @@
 
 import sqlalchemy as sa
 
-from db.models import TaskStatus, tasks_table
+from db.models import ACTIVE_STATUSES, TaskStatus, tasks_table
 
 t = tasks_table
 
 
 def tasks_by_status(conn: sa.Connection) -> dict[str, int]:
-    """How many tasks each status has; every status is present, zero when it has none."""
-    counts = {status.value: 0 for status in TaskStatus}
-    stmt = sa.select(t.c.status, sa.func.count()).group_by(t.c.status)
+    """How many tasks each active status has (zero when it has none).
+
+    Only the active statuses: their rows are all in the partial index `tasks_active_idx`,
+    which stays as small as the live work, so a refresh never scans the history (a count of
+    COMPLETED rows would read every partition). Finished work is counted by the workers'
+    counters (task_processing_time_count by outcome).
+    """
+    active = [status.value for status in ACTIVE_STATUSES]
+    counts = dict.fromkeys(active, 0)
+    stmt = sa.select(t.c.status, sa.func.count()).where(t.c.status.in_(active)).group_by(t.c.status)
     for status, count in conn.execute(stmt):
         counts[status] = int(count)
     return counts

@@ -1,59 +1,76 @@
-"""Find tasks stuck in an active status and put them back on their way.
+"""Find tasks stuck in an active status and put them back on their way, without ever
+re-publishing a task that is merely waiting in a queue.
 
-See docs/architecture.md, invariant 2.
+See docs/architecture.md, invariant 2. PostgreSQL is the truth, but a PENDING or RETRYING task
+whose `tasks` record was published is somewhere on its way: in Kafka behind other records, in a
+Celery queue behind other messages, reserved by a worker, or held by one until its retry is due.
+Publishing it again because it is old only adds a copy to the same queue, which then takes longer
+to drain, which makes more tasks old: the queue feeds itself. So each rule here acts only on
+evidence that the work is really gone:
 
-Every query filters on the active statuses, so it runs on the partial index whatever the size
-of the history. Rows are locked `FOR UPDATE SKIP LOCKED` and updated so they no longer match,
-which makes concurrent reconcilers on several machines safe.
+- an attempt whose lease stopped being renewed (the worker renews it every few seconds,
+  celery_tasks/lease.py) has lost its worker: RETRYING at once, or FAILED when it was the last;
+- a change of the broker's epoch (db/epoch.py) means the broker lost its data: every task
+  published before that moment is published again, once;
+- a cancellation waiting for its attempt to end is honoured;
+- anything else that waits far longer than Redis would ever hold a message for a live
+  consumer (`lost_after_s`, beyond the visibility timeout after which Redis itself restores the
+  messages of a dead worker) is published again, and each further time only after twice as long
+  (`redispatches`), so even a queue that never drains gets a bounded number of copies.
+
+Every query filters on the active statuses, so it runs on the partial index whatever the size of
+the history. Rows are locked `FOR UPDATE SKIP LOCKED` and updated so they no longer match, which
+makes concurrent reconcilers on several machines safe.
 """
 
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from db import outbox
+from db import epoch, outbox
 from db.cancel import cancelled_values
-from db.execution import fail_task
 from db.models import TaskStatus, outbox_table, tasks_table
+from db.outcomes import fail_task
 from db.topics import TASKS_TOPIC
 
 t = tasks_table
 o = outbox_table
 
 WORKER_LOST = "WorkerLostError"
+LOST_ERROR = "the worker running this attempt was lost before it recorded an outcome"
+# The per-task backoff of the last rule doubles up to this many times (2^10 x lost_after_s).
+MAX_BACKOFF_DOUBLINGS = 10
+WAITING = (TaskStatus.PENDING.value, TaskStatus.RETRYING.value)
 
 
 @dataclass
 class ReconcileReport:
     """How many tasks each rule moved in one run."""
 
-    pending_redispatched: int = 0
-    retrying_redispatched: int = 0
+    cancelled: int = 0
     processing_recovered: int = 0
     exhausted_failed: int = 0
-    cancelled: int = 0
+    lost_redispatched: int = 0
+    pending_redispatched: int = 0
+    retrying_redispatched: int = 0
+    broker_lost: bool = False
 
     def saturated(self, batch: int) -> bool:
         """Whether some rule hit the batch size, so more rows may be waiting."""
-        return any(count >= batch for count in vars(self).values())
+        return any(getattr(self, f.name) >= batch for f in fields(self) if f.name != "broker_lost")
 
     def add(self, other: "ReconcileReport") -> None:
         """Add another run's counts to this one."""
-        for name, count in vars(other).items():
-            setattr(self, name, getattr(self, name) + count)
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        self.broker_lost = bool(self.broker_lost or other.broker_lost)
 
     @property
     def total(self) -> int:
         """All tasks the run touched."""
-        return (
-            self.pending_redispatched
-            + self.retrying_redispatched
-            + self.processing_recovered
-            + self.exhausted_failed
-            + self.cancelled
-        )
+        return sum(int(getattr(self, f.name)) for f in fields(self) if f.name != "broker_lost")
 
 
 def _redispatch_row(task: Any) -> dict[str, Any]:
@@ -78,46 +95,49 @@ def _locked(where: sa.ColumnElement[bool], batch: int) -> sa.Select[Any]:
     )
 
 
-def reconcile(
-    conn: sa.Connection, *, pending_after_s: float, retrying_grace_s: float, batch: int
-) -> ReconcileReport:
-    """Run every rule once in the caller's transaction; returns what it did."""
-    report = ReconcileReport()
-    now = sa.func.now()
-    redispatch: list[dict[str, Any]] = []
+def _keys(rows: list[Any]) -> sa.ColumnElement[bool]:
+    return sa.tuple_(t.c.id, t.c.created_at).in_([(r.id, r.created_at) for r in rows])
 
+
+# A task whose `tasks` record still waits in the outbox has not been published yet.
+_PUBLISHED = ~sa.exists().where(o.c.topic == TASKS_TOPIC, o.c.key == sa.cast(t.c.id, sa.Text))
+
+
+def _cancel_flagged(conn: sa.Connection, batch: int) -> int:
     # A cancellation recorded while an attempt ran is honoured before any next attempt: once
     # that attempt is over (RETRYING) or its worker is gone (lease expired), the task ends here.
+    now = sa.func.now()
     cancellable = sa.and_(
         t.c.cancel_requested,
         sa.or_(
-            t.c.status.in_([TaskStatus.PENDING.value, TaskStatus.RETRYING.value]),
+            t.c.status.in_(WAITING),
             sa.and_(t.c.status == TaskStatus.PROCESSING.value, t.c.lease_expires_at < now),
         ),
     )
-    to_cancel = conn.execute(_locked(cancellable, batch)).all()
-    if to_cancel:
-        conn.execute(
-            sa.update(t)
-            .where(sa.tuple_(t.c.id, t.c.created_at).in_([(r.id, r.created_at) for r in to_cancel]))
-            .values(**cancelled_values())
-        )
-        report.cancelled = len(to_cancel)
+    rows = list(conn.execute(_locked(cancellable, batch)))
+    if rows:
+        conn.execute(sa.update(t).where(_keys(rows)).values(**cancelled_values()))
+    return len(rows)
 
+
+def _recover_expired(conn: sa.Connection, batch: int, report: ReconcileReport) -> list[Any]:
+    now = sa.func.now()
     expired = conn.execute(
         _locked(
             sa.and_(t.c.status == TaskStatus.PROCESSING.value, t.c.lease_expires_at < now), batch
         )
-    ).all()
+    )
+    again = []
     for row in expired:
-        error = "the worker running this attempt was lost before it recorded an outcome"
         if row.attempts >= row.max_attempts:
-            if fail_task(conn, row.id, row.lease_token, error, WORKER_LOST):
+            if fail_task(conn, row.id, row.lease_token, LOST_ERROR, WORKER_LOST):
                 report.exhausted_failed += 1
             continue
+        again.append(row)
+    if again:
         conn.execute(
             sa.update(t)
-            .where(t.c.id == row.id, t.c.created_at == row.created_at)
+            .where(_keys(again))
             .values(
                 status=TaskStatus.RETRYING.value,
                 next_attempt_at=now,
@@ -125,55 +145,80 @@ def reconcile(
                 lease_token=None,
                 lease_expires_at=None,
                 lease_owner=None,
-                last_error=error,
+                last_error=LOST_ERROR,
                 error_type=WORKER_LOST,
             )
         )
-        redispatch.append(_redispatch_row(row))
-        report.processing_recovered += 1
+        report.processing_recovered = len(again)
+    return again
 
-    # A PENDING task with no outbox row was published; if it is still PENDING long after, its
-    # Celery message was lost (Redis flushed or failed over) and it must be sent again.
-    no_outbox = ~sa.exists().where(o.c.topic == TASKS_TOPIC, o.c.key == sa.cast(t.c.id, sa.Text))
-    pending = conn.execute(
-        _locked(
-            sa.and_(
-                t.c.status == TaskStatus.PENDING.value,
-                t.c.updated_at < now - timedelta(seconds=pending_after_s),
-                no_outbox,
-            ),
-            batch,
+
+def _after_broker_loss(conn: sa.Connection, since: datetime, batch: int) -> list[Any]:
+    """Waiting tasks last published before the broker lost its data."""
+    rows = list(
+        conn.execute(
+            _locked(sa.and_(t.c.status.in_(WAITING), t.c.updated_at < since, _PUBLISHED), batch)
         )
-    ).all()
-    for row in pending:
-        redispatch.append(_redispatch_row(row))
-    if pending:
+    )
+    if rows:
+        conn.execute(sa.update(t).where(_keys(rows)).values(updated_at=sa.func.now()))
+    return rows
+
+
+def _long_lost(conn: sa.Connection, status: str, lost_after_s: float, batch: int) -> list[Any]:
+    """Waiting tasks that outlived every way a live broker could still be holding them."""
+    base = sa.func.greatest(t.c.updated_at, sa.func.coalesce(t.c.next_attempt_at, t.c.updated_at))
+    wait = sa.func.make_interval(
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        lost_after_s * sa.func.power(2, sa.func.least(t.c.redispatches, MAX_BACKOFF_DOUBLINGS)),
+    )
+    rows = list(
+        conn.execute(
+            _locked(
+                sa.and_(t.c.status == status, base < sa.func.now() - wait, _PUBLISHED),
+                batch,
+            )
+        )
+    )
+    if rows:
         conn.execute(
             sa.update(t)
-            .where(sa.tuple_(t.c.id, t.c.created_at).in_([(r.id, r.created_at) for r in pending]))
-            .values(updated_at=now)
+            .where(_keys(rows))
+            .values(updated_at=sa.func.now(), redispatches=t.c.redispatches + 1)
         )
-        report.pending_redispatched = len(pending)
+    return rows
 
-    overdue = conn.execute(
-        _locked(
-            sa.and_(
-                t.c.status == TaskStatus.RETRYING.value,
-                t.c.next_attempt_at < now - timedelta(seconds=retrying_grace_s),
-                no_outbox,
-            ),
-            batch,
-        )
-    ).all()
-    for row in overdue:
-        redispatch.append(_redispatch_row(row))
-    if overdue:
-        conn.execute(
-            sa.update(t)
-            .where(sa.tuple_(t.c.id, t.c.created_at).in_([(r.id, r.created_at) for r in overdue]))
-            .values(updated_at=now, next_attempt_at=now)
-        )
-        report.retrying_redispatched = len(overdue)
 
-    outbox.enqueue(conn, redispatch)
+def reconcile(
+    conn: sa.Connection, *, broker_epoch: str | None, lost_after_s: float, batch: int
+) -> ReconcileReport:
+    """Run every rule once in the caller's transaction; returns what it did.
+
+    `broker_epoch` is the value the broker holds now (None when it could not be read: the
+    broker rule is skipped for this run).
+    """
+    report = ReconcileReport()
+    redispatch: list[Any] = []
+    report.cancelled = _cancel_flagged(conn, batch)
+    redispatch += _recover_expired(conn, batch, report)
+    if broker_epoch is not None:
+        report.broker_lost = epoch.observe_epoch(conn, broker_epoch)
+        since = epoch.lost_before(conn)
+        if since is not None:
+            lost = _after_broker_loss(conn, since, batch)
+            report.lost_redispatched = len(lost)
+            redispatch += lost
+            if len(lost) < batch:
+                epoch.recovered(conn)
+    stale_pending = _long_lost(conn, TaskStatus.PENDING.value, lost_after_s, batch)
+    stale_retrying = _long_lost(conn, TaskStatus.RETRYING.value, lost_after_s, batch)
+    report.pending_redispatched = len(stale_pending)
+    report.retrying_redispatched = len(stale_retrying)
+    redispatch += stale_pending + stale_retrying
+    outbox.enqueue(conn, [_redispatch_row(r) for r in redispatch])
     return report

@@ -12,20 +12,6 @@ from db.models import TaskStatus, tasks_table
 t = tasks_table
 
 
-def failed_task_ids(conn: sa.Connection, task_ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    """Which of `task_ids` are FAILED now (the only ones a re-drive may touch)."""
-    if not task_ids:
-        return set()
-    keys = [(task_id, created_at_of(task_id)) for task_id in task_ids]
-    rows = conn.execute(
-        sa.select(t.c.id).where(
-            sa.tuple_(t.c.id, t.c.created_at).in_(keys),
-            t.c.status == TaskStatus.FAILED.value,
-        )
-    )
-    return {row.id for row in rows}
-
-
 def redrive_task(conn: sa.Connection, task_id: uuid.UUID) -> dict[str, Any] | None:
     """Reset one FAILED task to PENDING with fresh attempts and queue its `tasks` record.
 

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from db.errors import PartitionInUseError
 from db.models import ACTIVE_STATUSES
-from db.partitions import Partition, add_months, list_partitions, set_lock_timeout
+from db.partitions import CHILD_TABLES, Partition, add_months, list_partitions, set_lock_timeout
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,9 @@ def drop_partition(conn: sa.Connection, part: Partition) -> None:
             f"({', '.join(ACTIVE_STATUSES)}); let them finish or cancel them, then prune again"
         )
     conn.execute(sa.text(f'DROP TABLE "{part.name}"'))
+    # The month's side effects (and every other child table's rows) leave with its tasks.
+    for table in CHILD_TABLES:
+        conn.execute(sa.text(f'DROP TABLE IF EXISTS "{part.child(table)}"'))
 
 
 def prune_partitions(

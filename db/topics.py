@@ -8,7 +8,14 @@ import logging
 import time
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec  # type: ignore[attr-defined]
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+    OffsetSpec,
+)
 
 log = logging.getLogger(__name__)
 
@@ -20,20 +27,71 @@ OUTBOX_CHANNEL = "outbox"
 
 TOPICS = {TASKS_TOPIC: TASKS_PARTITIONS, DLT_TOPIC: DLT_PARTITIONS}
 
+# The largest record the service produces, end to end: the relay refuses (parks) anything
+# larger before librdkafka would (its message.max.bytes is set a little above, relay/kafka.py),
+# the broker and both topics accept a little more (MAX_MESSAGE_BYTES, the broker's default,
+# set explicitly on the topics and in ops/kafka/server.properties.in), and a `tasks-dlt`
+# record leaves its payload out when it would not fit (db/wire.py). A `tasks` record holds only
+# ids, so the API's body limit (WEBAPP_MAX_BODY_BYTES, 1 MiB) bounds what a DLT record carries.
+RECORD_MAX_BYTES = 1_000_000
+MAX_MESSAGE_BYTES = 1_048_588
+
 
 def make_admin(bootstrap_servers: str) -> AdminClient:
     """Create an admin client (topic creation, readiness checks, topic depth)."""
     return AdminClient({"bootstrap.servers": bootstrap_servers, "client.id": "taskservice-admin"})
 
 
+DAY_MS = 24 * 3600 * 1000
+
+
+def topic_configs(retention_months: int) -> dict[str, dict[str, str]]:
+    """The configuration every topic of the service gets, set explicitly rather than left to
+    the broker's defaults.
+
+    `tasks-dlt` is kept at least as long as FAILED rows are (their month plus
+    `retention_months`, db/retention.py), so a consumer of the topic can still read what an
+    operator sees in PostgreSQL; `tasks` records are work in flight, and a week covers any
+    outage of the bridge.
+    """
+    common = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
+    return {
+        TASKS_TOPIC: {**common, "retention.ms": str(7 * DAY_MS)},
+        DLT_TOPIC: {**common, "retention.ms": str((retention_months + 1) * 31 * DAY_MS)},
+    }
+
+
+def apply_topic_configs(admin: AdminClient, configs: dict[str, dict[str, str]]) -> None:
+    """Set these configuration entries on existing topics (others keep their values)."""
+    resources = [
+        ConfigResource(
+            "topic",
+            name,
+            incremental_configs=[
+                ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
+                for key, value in entries.items()
+            ],
+        )
+        for name, entries in configs.items()
+    ]
+    for future in admin.incremental_alter_configs(resources).values():
+        future.result(timeout=30)
+
+
 def ensure_topics(
-    admin: AdminClient, topics: dict[str, int] | None = None, *, wait_s: float = 60.0
+    admin: AdminClient,
+    topics: dict[str, int] | None = None,
+    *,
+    wait_s: float = 60.0,
+    configs: dict[str, dict[str, str]] | None = None,
 ) -> list[str]:
-    """Create missing topics with their partition counts; returns the ones created.
+    """Create missing topics with their partition counts and `configs`, and set `configs` on
+    the existing ones; returns the topics created.
 
     Waits up to `wait_s` for the broker to answer, so it can run right after the broker starts.
     """
     wanted = topics or TOPICS
+    configs = configs or {}
     deadline = time.monotonic() + wait_s
     while True:
         try:
@@ -45,10 +103,13 @@ def ensure_topics(
             log.info("waiting for Kafka: %s", err)
             time.sleep(1)
     missing = [
-        NewTopic(name, num_partitions=count, replication_factor=1)
+        NewTopic(name, num_partitions=count, replication_factor=1, config=configs.get(name, {}))
         for name, count in wanted.items()
         if name not in existing
     ]
+    present = {name: configs[name] for name in wanted if name in existing and name in configs}
+    if present:
+        apply_topic_configs(admin, present)
     if not missing:
         return []
     for future in admin.create_topics(missing, operation_timeout=30).values():

@@ -16,6 +16,7 @@ from typing import Any
 
 from db.errors import RecordDecodeError
 from db.ids import parse_task_id
+from db.topics import RECORD_MAX_BYTES
 
 CORRELATION_HEADER = "correlation_id"
 
@@ -101,8 +102,31 @@ def task_value(
     }
 
 
-def dlt_value(task: dict[str, Any]) -> dict[str, Any]:
-    """The JSON value of a FAILED task's `tasks-dlt` record, from its row's columns."""
+# Room left in a record for its key, headers and framing (db/topics.py, RECORD_MAX_BYTES).
+DLT_VALUE_MAX_BYTES = RECORD_MAX_BYTES - 16_384
+
+
+def dlt_value(task: dict[str, Any], max_bytes: int = DLT_VALUE_MAX_BYTES) -> dict[str, Any]:
+    """The JSON value of a FAILED task's `tasks-dlt` record, from its row's columns.
+
+    A record carries what fits: when the payload would make it larger than `max_bytes`, the
+    payload is left out, the record says so (`payload_omitted`, with its size) and points to the
+    row, where the payload stays (`GET /api/tasks/<id>`, `taskctl get <id>`).
+    """
+    value = _dlt_fields(task)
+    size = len(encode_value(value))
+    if size <= max_bytes:
+        return value
+    value["payload"] = None
+    value["payload_omitted"] = {
+        "bytes": len(encode_value(task["payload"])),
+        "reason": f"the record would be {size} bytes, over the limit of {max_bytes}",
+    }
+    value["row"] = {"id": str(task["id"]), "created_at": task["created_at"].isoformat()}
+    return value
+
+
+def _dlt_fields(task: dict[str, Any]) -> dict[str, Any]:
     failed_at = task.get("finished_at") or datetime.now(UTC)
     return {
         "id": str(task["id"]),

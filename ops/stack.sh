@@ -7,7 +7,8 @@
 #   ops/stack.sh logs [-f] [NAME...]
 #   ops/stack.sh start|stop|restart NAME
 #
-# NAME is one of: postgres replica redis kafka api relay bridge worker beat flower prometheus.
+# NAME is one of: postgres replica redis kafka api relay bridge worker maintenance beat flower
+# prometheus.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -23,7 +24,7 @@ PG_BIN=/usr/lib/postgresql/15/bin
 source "$REPO/ops/lib.sh"
 
 INFRA=(postgres replica redis kafka)
-APPS=(api relay bridge worker beat flower prometheus)
+APPS=(api relay bridge worker maintenance beat flower prometheus)
 
 usage() {
     sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
@@ -53,6 +54,7 @@ component_pattern() {
     relay) echo "-m relay" ;;
     bridge) echo "-m bridge" ;;
     worker | beat | flower) echo "celery_tasks.app $1" ;;
+    maintenance) echo "--hostname=maintenance@" ;;
     prometheus) echo "prometheus --config.file" ;;
     *) return 1 ;;
     esac
@@ -200,7 +202,7 @@ Local stack is up.
   API          http://127.0.0.1:8080  (/healthz, /readyz, /metrics, /api/tasks, /api/docs)
   API key      $dev_key  (tenant dev; also in .stack/dev-api-key)
   Flower       http://127.0.0.1:5555  (user:password $(flower_credentials))
-  Prometheus   http://127.0.0.1:9090  (metrics: relay 9101, bridge 9102, worker 9103)
+  Prometheus   http://127.0.0.1:9090  (metrics: relay 9101, bridge 9102, worker 9103, maintenance 9104)
   PostgreSQL   postgresql://tasks:tasks@127.0.0.1:5432/tasks
   Replica      postgresql://tasks:tasks@127.0.0.1:5433/tasks  (streaming, read-only)
   Redis        redis://127.0.0.1:6379  (Celery broker on db 1)
@@ -243,7 +245,7 @@ cmd_status() {
         state=running
         [[ -n $pid ]] || state=stopped
         port=$(component_port "$name")
-        printf '%-10s %-8s pid=%-8s port=%s\n' "$name" "$state" "${pid:--}" "$port"
+        printf '%-12s %-8s pid=%-8s port=%s\n' "$name" "$state" "${pid:--}" "$port"
     done
 }
 

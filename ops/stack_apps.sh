@@ -24,9 +24,17 @@ app_launch() {
     relay) cmd=(python -m relay) ;;
     bridge) cmd=(python -m bridge) ;;
     worker)
-        cmd=(celery -A celery_tasks.app worker --loglevel=INFO
+        cmd=(celery -A celery_tasks.app worker --loglevel=INFO -Q tasks
             "--concurrency=${WORKER_CONCURRENCY:-4}" "--hostname=worker1@%h")
         [[ -n $running ]] || extra_env+=("PROMETHEUS_MULTIPROC_DIR=$(fresh_metrics_dir worker)")
+        ;;
+    maintenance)
+        # Beat's jobs (reconciler, due scheduled tasks, partitions, key purge) on a lane of
+        # their own, so no backlog of tasks, whatever its priority, delays them.
+        cmd=(celery -A celery_tasks.app worker --loglevel=INFO -Q maintenance --concurrency=1
+            "--hostname=maintenance@%h")
+        extra_env+=("CELERY_TASKS_METRICS_PORT=9104" "LOG_SERVICE=maintenance")
+        [[ -n $running ]] || extra_env+=("PROMETHEUS_MULTIPROC_DIR=$(fresh_metrics_dir maintenance)")
         ;;
     beat) cmd=(celery -A celery_tasks.app beat --loglevel=INFO
         "--schedule=$RUN_DIR/celerybeat-schedule") ;;
@@ -117,7 +125,7 @@ apps_start() {
         wait_for_port 9090 60 "${fresh[prometheus]}" ||
             app_failed prometheus "port 9090 not listening"
     fi
-    for name in relay bridge worker beat; do
+    for name in relay bridge worker maintenance beat; do
         [[ -n ${fresh[$name]:-} ]] || continue
         # Import errors and bad settings kill these within a second or so; 2 s catches them.
         # The clock starts at each launch, so processes started together share one wait.

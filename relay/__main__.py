@@ -3,13 +3,15 @@ refreshes the queue-health gauges; several may run at once; stops cleanly on SIG
 
 import logging
 
+from confluent_kafka import Producer
 from prometheus_client import start_http_server
 
 from db.engine import make_engine
 from db.topics import make_admin
 from relay.kafka import make_producer
+from relay.loop import DATABASE_ERRORS, Waker, listen_conninfo, make_step
 from relay.queue_health import QueueHealth
-from relay.relay import DATABASE_ERRORS, Relay, Waker, listen_conninfo, make_step
+from relay.relay import Relay
 from relay.settings import RelaySettings
 from taskkit.logsetup import configure_logging
 from taskkit.loop import ProcessLoop
@@ -31,21 +33,25 @@ def main() -> None:
     loop.install_signal_handlers()
     start_http_server(settings.metrics_port, addr=settings.metrics_address)
     engine = make_engine(settings.database_url, pool_size=2, app_name="outbox-relay")
-    producer = make_producer(
-        settings.kafka_bootstrap_servers,
-        delivery_timeout_ms=settings.delivery_timeout_ms,
-        linger_ms=settings.linger_ms,
-    )
     QueueHealth(engine, make_admin(settings.kafka_bootstrap_servers)).start(
         settings.health_interval_s, loop.stop
     )
     waker = Waker(listen_conninfo(settings.database_url))
+
+    def new_producer() -> Producer:
+        return make_producer(
+            settings.kafka_bootstrap_servers,
+            delivery_timeout_ms=settings.delivery_timeout_ms,
+            linger_ms=settings.linger_ms,
+        )
+
+    relay = Relay(engine, new_producer(), settings, make_producer=new_producer)
     log.info("outbox relay started")
     try:
-        loop.run(make_step(Relay(engine, producer, settings), waker))
+        loop.run(make_step(relay, waker))
     finally:
         waker.close()
-        producer.flush(settings.delivery_timeout_ms / 1000)
+        relay.producer.flush(settings.delivery_timeout_ms / 1000)
         engine.dispose()
     log.info("outbox relay stopped")
 

@@ -2,6 +2,8 @@
 
 from confluent_kafka import Producer
 
+from db.topics import MAX_MESSAGE_BYTES
+
 
 def make_producer(bootstrap_servers: str, *, delivery_timeout_ms: int, linger_ms: int) -> Producer:
     """Create the idempotent producer (acks=all); one per process, made after fork."""
@@ -14,5 +16,8 @@ def make_producer(bootstrap_servers: str, *, delivery_timeout_ms: int, linger_ms
             "linger.ms": linger_ms,
             "compression.type": "lz4",
             "message.timeout.ms": delivery_timeout_ms,
+            # Above the relay's own limit (RECORD_MAX_BYTES), so an oversized record is parked
+            # by the relay with its reason rather than refused here.
+            "message.max.bytes": MAX_MESSAGE_BYTES,
         }
     )

@@ -10,6 +10,11 @@ RELAY_DELIVERY_ERRORS = Counter(
 RELAY_PUBLISH_LATENCY = Histogram(
     "relay_publish_latency_seconds", "Time to produce a batch and receive its delivery reports."
 )
+RELAY_PARKED = Counter(
+    "relay_parked_records",
+    "Outbox rows set aside because Kafka can never take them (taskctl outbox parked).",
+)
+RELAY_PARKED_ROWS = Gauge("relay_outbox_parked", "Outbox rows parked and waiting for an operator.")
 RELAY_BACKLOG = Gauge("relay_outbox_backlog", "Outbox rows waiting to be published.")
 RELAY_OLDEST_AGE = Gauge(
     "relay_outbox_oldest_age_seconds", "Age of the oldest outbox row waiting to be published."

@@ -11,12 +11,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import psycopg
 import sqlalchemy as sa
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from db.outbox import OutboxRecord, backlog, claim_batch, delete_published
-from db.topics import OUTBOX_CHANNEL
+from db.outbox import OutboxRecord, backlog, claim_batch, delete_published, park
 from db.wire import CORRELATION_HEADER, encode_value
 from relay import metrics
 from relay.settings import RelaySettings
@@ -25,25 +23,62 @@ from taskkit.logsetup import log_context
 log = logging.getLogger("relay")
 
 
+# Errors no retry can mend: the record is parked (kept in PostgreSQL, counted, listed by
+# `taskctl outbox parked`) so the rows behind it keep flowing. Everything else (a broker
+# down, a timeout, a leader election) is retried with the next batch.
+PERMANENT_ERRORS = frozenset(
+    {
+        KafkaError.MSG_SIZE_TOO_LARGE,
+        KafkaError.INVALID_MSG_SIZE,
+        KafkaError.RECORD_LIST_TOO_LARGE,
+        KafkaError.INVALID_RECORD,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError._UNKNOWN_TOPIC,
+        KafkaError._UNKNOWN_PARTITION,
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError.TOPIC_EXCEPTION,
+        KafkaError._INVALID_ARG,
+    }
+)
+# A row whose produce() keeps failing in a way the list above does not name (a fatal error of
+# the idempotent producer, say) is parked after this many tries, so it cannot stop the relay.
+MAX_STRIKES = 3
+# How long the relay trusts its list of the cluster's topics before asking again.
+TOPICS_TTL_S = 30.0
+
+
 @dataclass
 class BatchOutcome:
-    """Rows of one batch that Kafka acknowledged, and the errors of those it did not."""
+    """Rows of one batch that Kafka acknowledged, those parked, and the errors of the rest."""
 
     claimed: int = 0
     delivered: list[int] = field(default_factory=list)
+    parked: dict[int, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    fatal: bool = False
 
 
 class Relay:
     """Publishes outbox rows through `producer`, one claimed batch per call."""
 
-    def __init__(self, engine: sa.Engine, producer: Producer, settings: RelaySettings) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        producer: Producer,
+        settings: RelaySettings,
+        make_producer: Callable[[], Producer] | None = None,
+    ) -> None:
         self.engine = engine
         self.producer = producer
         self.settings = settings
+        self.make_producer = make_producer
+        self._strikes: dict[int, int] = {}
+        self._topics: set[str] = set()
+        self._topics_at = 0.0
 
     def publish_batch(self) -> BatchOutcome:
-        """Claim, produce and delete one batch; rows Kafka did not take stay for the next try."""
+        """Claim, produce and delete one batch; park what can never be produced; rows Kafka
+        did not take for other reasons stay for the next try."""
         outcome = BatchOutcome()
         with self.engine.begin() as conn:
             records = claim_batch(conn, self.settings.batch_size)
@@ -52,46 +87,123 @@ class Relay:
                 return outcome
             started = time.perf_counter()
             for record in records:
+                reason = self._unproducible(record)
+                if reason is not None:
+                    outcome.parked[record.id] = reason
+                    continue
                 self._produce(record, outcome)
+                if outcome.fatal:
+                    break
             # Wait for every report: message.timeout.ms bounds each message, so none is left
             # in flight once flush returns 0, and the next claim cannot publish it twice.
             remaining = self.producer.flush(self.settings.delivery_timeout_ms / 1000 + 5)
             if remaining:
                 outcome.errors.append(f"{remaining} messages still in flight after flush")
+            park(conn, outcome.parked)
             delete_published(conn, outcome.delivered)
             metrics.RELAY_PUBLISH_LATENCY.observe(time.perf_counter() - started)
+        self._account(outcome)
+        return outcome
+
+    def _account(self, outcome: BatchOutcome) -> None:
         metrics.RELAY_PUBLISHED.inc(len(outcome.delivered))
         if outcome.errors:
             metrics.RELAY_DELIVERY_ERRORS.inc(len(outcome.errors))
-        return outcome
+        for row_id, reason in outcome.parked.items():
+            metrics.RELAY_PARKED.inc()
+            self._strikes.pop(row_id, None)
+            log.error("outbox row %d parked: %s", row_id, reason)
+        if outcome.fatal and self.make_producer is not None:
+            # A fatal error leaves the idempotent producer unusable; its rows were not
+            # deleted, so a fresh producer publishes them again.
+            log.error("Kafka producer hit a fatal error; creating a new one")
+            self.producer = self.make_producer()
+
+    def _unproducible(self, record: OutboxRecord) -> str | None:
+        size = len(record.key) + len(encode_value(record.value))
+        size += sum(len(k) + len(v) for k, v in record.headers.items())
+        if size > self.settings.max_record_bytes:
+            return f"record of {size} bytes exceeds the limit of {self.settings.max_record_bytes}"
+        if not self._topic_exists(record.topic):
+            return f"topic {record.topic!r} does not exist"
+        if self._strikes.get(record.id, 0) >= MAX_STRIKES:
+            return f"produce() failed {MAX_STRIKES} times for this row"
+        return None
+
+    def _topic_exists(self, topic: str) -> bool:
+        if topic in self._topics:
+            return True
+        if time.monotonic() - self._topics_at < TOPICS_TTL_S and self._topics:
+            return False
+        try:
+            metadata = self.producer.list_topics(timeout=5)
+        except KafkaException as err:
+            # Kafka is unreachable: nothing can be said about the topic; produce and let the
+            # delivery report decide.
+            log.warning("cannot list Kafka topics: %s", err)
+            return True
+        self._topics = {name for name, t in metadata.topics.items() if t.error is None}
+        self._topics_at = time.monotonic()
+        return topic in self._topics
 
     def _produce(self, record: OutboxRecord, outcome: BatchOutcome) -> None:
         def on_delivery(err: KafkaError | None, msg: Message) -> None:
             if err is None:
                 outcome.delivered.append(record.id)
+            elif err.code() in PERMANENT_ERRORS:
+                outcome.parked[record.id] = f"Kafka refused the record: {err}"
             else:
+                outcome.fatal = outcome.fatal or err.fatal()
                 outcome.errors.append(f"row {record.id}: {err}")
             log_delivery(record, msg, err)
 
         headers: list[tuple[str, str | bytes | None]] = [
             (k, v.encode()) for k, v in record.headers.items()
         ]
-        self.producer.produce(
-            record.topic,
-            key=record.key.encode(),
-            value=encode_value(record.value),
-            headers=headers,
-            on_delivery=on_delivery,
-        )
+        try:
+            try:
+                self.producer.produce(
+                    record.topic,
+                    key=record.key.encode(),
+                    value=encode_value(record.value),
+                    headers=headers,
+                    on_delivery=on_delivery,
+                )
+            except BufferError:
+                # The local queue is full: serve delivery reports, then try once more.
+                self.producer.poll(1.0)
+                self.producer.produce(
+                    record.topic,
+                    key=record.key.encode(),
+                    value=encode_value(record.value),
+                    headers=headers,
+                    on_delivery=on_delivery,
+                )
+        except KafkaException as exc:
+            err = exc.args[0]
+            if err.code() in PERMANENT_ERRORS:
+                outcome.parked[record.id] = f"produce() refused the record: {err}"
+                return
+            self._strike(record, outcome, f"produce() failed: {err}")
+            outcome.fatal = outcome.fatal or err.fatal()
+            return
+        except (BufferError, TypeError, ValueError) as exc:
+            self._strike(record, outcome, f"produce() failed: {exc!r}")
+            return
         # Serve delivery reports as they come so the local queue never fills up.
         self.producer.poll(0)
+
+    def _strike(self, record: OutboxRecord, outcome: BatchOutcome, error: str) -> None:
+        self._strikes[record.id] = self._strikes.get(record.id, 0) + 1
+        outcome.errors.append(f"row {record.id}: {error}")
 
     def observe_backlog(self) -> None:
         """Update the backlog gauges from the outbox table."""
         with self.engine.connect() as conn:
-            count, oldest_s = backlog(conn)
+            count, oldest_s, parked = backlog(conn)
         metrics.RELAY_BACKLOG.set(count)
         metrics.RELAY_OLDEST_AGE.set(oldest_s)
+        metrics.RELAY_PARKED_ROWS.set(parked)
 
 
 def log_delivery(record: OutboxRecord, msg: Message, err: KafkaError | None) -> None:
@@ -113,71 +225,3 @@ def log_delivery(record: OutboxRecord, msg: Message, err: KafkaError | None) -> 
             )
         else:
             log.warning("task %s not published to %s: %s", record.key, record.topic, err)
-
-
-def listen_conninfo(database_url: str) -> str:
-    """The libpq connection string of a SQLAlchemy URL, for the LISTEN connection."""
-    url = sa.engine.make_url(database_url).set(drivername="postgresql")
-    return url.render_as_string(hide_password=False)
-
-
-class Waker:
-    """The LISTEN connection that wakes the relay when a transaction writes the outbox."""
-
-    def __init__(self, conninfo: str) -> None:
-        self.conninfo = conninfo
-        self._conn: psycopg.Connection[tuple[object, ...]] | None = None
-
-    def ensure(self) -> None:
-        """Connect and LISTEN, unless connected already."""
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5)
-            self._conn.execute(f"LISTEN {OUTBOX_CHANNEL}")
-
-    def wait(self, timeout_s: float) -> None:
-        """Return at the first NOTIFY, or after `timeout_s` (the sweep)."""
-        self.ensure()
-        assert self._conn is not None
-        for _ in self._conn.notifies(timeout=timeout_s, stop_after=1):
-            pass
-
-    def close(self) -> None:
-        """Close the connection; the next `ensure` opens a fresh one."""
-        if self._conn is not None:
-            self._conn.close()
-        self._conn = None
-
-
-# The errors of a database that is down or restarting: the loop backs off and retries.
-DATABASE_ERRORS = (psycopg.Error, sa.exc.SQLAlchemyError)
-
-
-def make_step(relay: Relay, waker: Waker) -> Callable[[], float]:
-    """The relay loop's step: drain, then sleep until NOTIFY or the sweep interval."""
-    settings = relay.settings
-
-    def step() -> float:
-        try:
-            waker.ensure()
-            outcome = relay.publish_batch()
-            if outcome.errors:
-                log.warning(
-                    "%d of %d outbox rows not published; retrying: %s",
-                    outcome.claimed - len(outcome.delivered),
-                    outcome.claimed,
-                    outcome.errors[0],
-                )
-                return settings.error_backoff_s
-            if outcome.delivered:
-                log.info("published %d outbox rows", len(outcome.delivered))
-            if outcome.claimed >= settings.batch_size:
-                return 0.0
-            relay.observe_backlog()
-            waker.wait(settings.sweep_interval_s)
-        except DATABASE_ERRORS:
-            # A fresh LISTEN connection once the database is back; the loop logs and backs off.
-            waker.close()
-            raise
-        return 0.0
-
-    return step

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from db.topics import RECORD_MAX_BYTES
 from taskkit.settings import DatabaseFields, KafkaFields, LogSettings, log_settings_field
 
 
@@ -18,6 +19,8 @@ class RelaySettings(DatabaseFields, KafkaFields, env_prefix="RELAY_"):
     # that Kafka could still accept after the rows were claimed again).
     delivery_timeout_ms: int = Field(15000, gt=0)
     linger_ms: int = Field(5, ge=0)
+    # Larger records are parked before librdkafka sees them (db/topics.py, RECORD_MAX_BYTES).
+    max_record_bytes: int = Field(RECORD_MAX_BYTES, gt=0)
     error_backoff_s: float = Field(1.0, ge=0)
     metrics_port: int = Field(9101, ge=0, le=65535)
     # 0.0.0.0 in a container, so Prometheus in another container can scrape it.

@@ -13,9 +13,10 @@ from db import migrate as db_migrate
 from db.engine import make_engine
 from db.ids import parse_task_id
 from db.tasks_repo import get_task, insert_tasks
-from db.topics import ensure_topics, make_admin
+from db.topics import ensure_topics, make_admin, topic_configs
 from taskctl.apikeys import apikey
 from taskctl.dlt import dlt
+from taskctl.outbox import outbox
 from taskctl.partitions import partitions
 from taskctl.settings import CliSettings
 from taskkit.settings import settings_or_exit
@@ -68,8 +69,13 @@ def topics() -> None:
 @click.option("--wait-s", default=60.0, show_default=True, help="Wait this long for Kafka.")
 @click.pass_obj
 def topics_ensure(settings: CliSettings, wait_s: float) -> None:
-    """Create the `tasks` and `tasks-dlt` topics when missing (idempotent)."""
-    created = ensure_topics(make_admin(settings.kafka_bootstrap_servers), wait_s=wait_s)
+    """Create the `tasks` and `tasks-dlt` topics when missing and set their retention and
+    size limits (idempotent)."""
+    created = ensure_topics(
+        make_admin(settings.kafka_bootstrap_servers),
+        wait_s=wait_s,
+        configs=topic_configs(settings.retention_months),
+    )
     click.echo(f"created topics: {', '.join(created)}" if created else "topics already exist")
 
 
@@ -128,3 +134,4 @@ def get(settings: CliSettings, task_id: str) -> None:
 
 main.add_command(dlt)
 main.add_command(apikey)
+main.add_command(outbox)

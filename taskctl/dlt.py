@@ -1,20 +1,27 @@
-"""`taskctl dlt list|redrive`: inspect the dead-letter topic and send tasks back to work."""
+"""`taskctl dlt list|redrive`: the failed tasks, and sending them back to work.
+
+Both select FAILED rows in PostgreSQL by their latest failure (db/failed.py): rows are kept as
+long as their month, longer than the topic may keep a record. `dlt list --topic` reads the
+`tasks-dlt` topic itself instead (the latest record of each task).
+"""
 
 import json
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import click
+import sqlalchemy as sa
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 from db.engine import make_engine
+from db.failed import FailedFilter, FailedTask, failed_tasks
 from db.ids import parse_task_id
-from db.redrive import failed_task_ids, redrive_task
-from db.wire import DltRecord
-from taskctl.dlt_topic import DltFilter, parse_payload_filter, read_dlt
+from db.redrive import redrive_task
+from taskctl.dlt_topic import DltFilter, latest_records, parse_payload_filter, read_dlt
 from taskctl.settings import CliSettings
 
 
@@ -47,60 +54,93 @@ def build_filter(
     until: datetime | None,
     task_ids: tuple[str, ...],
     payload: tuple[str, ...],
-) -> DltFilter:
-    """The DltFilter of the command line's options, or a usage error."""
+) -> FailedFilter:
+    """The filter of the command line's options, or a usage error."""
+    ids: list[uuid.UUID] = []
     for task_id in task_ids:
-        if parse_task_id(task_id) is None:
+        parsed = parse_task_id(task_id)
+        if parsed is None:
             raise click.BadParameter(f"{task_id!r} is not a task id", param_hint="--task-id")
+        ids.append(parsed)
     try:
         payload_filter = parse_payload_filter(payload)
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--payload") from None
-    return DltFilter(
-        types=frozenset(types),
-        error_types=frozenset(error_types),
+    return FailedFilter(
+        types=types,
+        error_types=error_types,
         since=_utc(since),
         until=_utc(until),
-        task_ids=frozenset(task_ids),
+        task_ids=tuple(ids),
         payload=payload_filter,
     )
 
 
-def matching_records(settings: CliSettings, wanted: DltFilter) -> list[DltRecord]:
-    """DLT records that pass the filter, latest record per task, oldest failure first."""
-    latest: dict[str, DltRecord] = {}
-    for record in read_dlt(settings.kafka_bootstrap_servers):
-        if wanted.matches(record):
-            latest[record.task_id] = record
-    return sorted(latest.values(), key=lambda r: r.failed_at or datetime.min.replace(tzinfo=UTC))
+def _topic_filter(wanted: FailedFilter) -> DltFilter:
+    return DltFilter(
+        types=frozenset(wanted.types),
+        error_types=frozenset(wanted.error_types),
+        since=wanted.since,
+        until=wanted.until,
+        task_ids=frozenset(str(i) for i in wanted.task_ids),
+        payload=wanted.payload,
+    )
+
+
+def _failed(settings: CliSettings, wanted: FailedFilter, limit: int | None) -> list[FailedTask]:
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            return failed_tasks(conn, wanted, limit)
+    finally:
+        engine.dispose()
 
 
 @click.group()
 def dlt() -> None:
-    """The dead-letter topic `tasks-dlt`."""
+    """Failed tasks (PostgreSQL) and the dead-letter topic `tasks-dlt`."""
 
 
 @dlt.command("list")
 @filter_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--topic", "from_topic", is_flag=True, help="Read the tasks-dlt topic instead.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N.")
 @click.pass_obj
-def list_records(settings: CliSettings, /, as_json: bool, **filters: Any) -> None:
-    """Show dead-letter records (the latest per task) that match the filters."""
-    records = matching_records(settings, build_filter(**filters))
+def list_failed(
+    settings: CliSettings, /, as_json: bool, from_topic: bool, limit: int | None, **filters: Any
+) -> None:
+    """Show failed tasks (their latest failure) that match the filters, oldest first."""
+    wanted = build_filter(**filters)
+    if from_topic:
+        records = latest_records(read_dlt(settings.kafka_bootstrap_servers))
+        found = [r for r in records if _topic_filter(wanted).matches(r)][:limit]
+        rows = [
+            (r.task_id, r.type, r.error_type, r.attempts, r.failed_at, r.correlation_id)
+            for r in found
+        ]
+        summaries = [r.summary() for r in found]
+    else:
+        tasks = _failed(settings, wanted, limit)
+        rows = [
+            (str(t.id), t.type, t.error_type, t.attempts, t.failed_at, t.correlation_id)
+            for t in tasks
+        ]
+        summaries = [t.summary() for t in tasks]
     if as_json:
-        for record in records:
-            click.echo(json.dumps(record.summary()))
+        for summary in summaries:
+            click.echo(json.dumps(summary))
         return
     table = Table("id", "type", "error type", "attempts", "failed at", "correlation id")
-    for r in records:
-        failed = r.failed_at.isoformat(timespec="seconds") if r.failed_at else "-"
+    for task_id, task_type, error_type, attempts, failed_at, correlation_id in rows:
+        failed = failed_at.isoformat(timespec="seconds") if failed_at else "-"
         table.add_row(
-            r.task_id, r.type, r.error_type or "-", str(r.attempts), failed, r.correlation_id or "-"
+            task_id, task_type, error_type or "-", str(attempts), failed, correlation_id or "-"
         )
     # A pipe gets the full width: ids and errors are worth more than a tidy wrap.
     console = Console() if Console().is_terminal else Console(width=200)
     console.print(table)
-    click.echo(f"{len(records)} record(s)")
+    click.echo(f"{len(rows)} task(s)")
 
 
 @dlt.command("redrive")
@@ -120,53 +160,47 @@ def redrive(
     **filters: Any,
 ) -> None:
     """Reset matching FAILED tasks to PENDING and publish them again (ids kept)."""
-    wanted = build_filter(**filters)
-    records = matching_records(settings, wanted)
+    candidates = _failed(settings, build_filter(**filters), limit)
+    if dry_run:
+        for task in candidates:
+            click.echo(
+                json.dumps(
+                    {
+                        "would_redrive": str(task.id),
+                        "type": task.type,
+                        "error_type": task.error_type,
+                    }
+                )
+            )
+        click.echo(f"dry run: {len(candidates)} task(s) would be re-driven; nothing changed")
+        return
+    if not candidates:
+        click.echo("nothing to re-drive")
+        return
+    if not yes and not click.confirm(f"re-drive {len(candidates)} task(s)?"):
+        raise click.Abort
     engine = make_engine(settings.database_url, pool_size=1)
     try:
-        with engine.connect() as conn:
-            ids = [r.task_id for r in records]
-            parsed = [p for p in (parse_task_id(i) for i in ids) if p is not None]
-            failed = {str(i) for i in failed_task_ids(conn, parsed)}
-        # Records of tasks that are no longer FAILED were re-driven already (or by someone else).
-        candidates = [r for r in records if r.task_id in failed][: limit or None]
-        if dry_run:
-            for r in candidates:
-                click.echo(
-                    json.dumps(
-                        {"would_redrive": r.task_id, "type": r.type, "error_type": r.error_type}
-                    )
-                )
-            click.echo(f"dry run: {len(candidates)} task(s) would be re-driven; nothing changed")
-            return
-        if not candidates:
-            click.echo("nothing to re-drive")
-            return
-        if not yes and not click.confirm(f"re-drive {len(candidates)} task(s)?"):
-            raise click.Abort
         done = _redrive_all(engine, candidates, rate)
     finally:
         engine.dispose()
     click.echo(f"re-drove {done} task(s)")
 
 
-def _redrive_all(engine: Any, candidates: list[DltRecord], rate: float | None) -> int:
+def _redrive_all(engine: sa.Engine, candidates: list[FailedTask], rate: float | None) -> int:
     interval_s = 1 / rate if rate else 0.0
     done = 0
     next_at = time.monotonic()
     with Progress(transient=True) as progress:
         bar = progress.add_task("re-driving", total=len(candidates))
-        for record in candidates:
+        for task in candidates:
             if interval_s:
                 time.sleep(max(0.0, next_at - time.monotonic()))
                 next_at = max(next_at, time.monotonic()) + interval_s
-            task_id = parse_task_id(record.task_id)
-            if task_id is None:
-                continue
             # One transaction per task: the reset and its outbox row land together, and a run
             # killed halfway leaves every task either re-driven or still FAILED.
             with engine.begin() as conn:
-                if redrive_task(conn, task_id) is not None:
+                if redrive_task(conn, task.id) is not None:
                     done += 1
             progress.advance(bar)
     return done

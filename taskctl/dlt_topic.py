@@ -3,9 +3,9 @@
 import dataclasses
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
@@ -55,6 +55,15 @@ def parse_payload_filter(pairs: tuple[str, ...]) -> dict[str, Any]:
         except json.JSONDecodeError:
             parsed[key] = raw
     return parsed
+
+
+def latest_records(records: Iterable[DltRecord]) -> list[DltRecord]:
+    """The latest record of each task, oldest failure first. Filters apply to these only, so a
+    task matches on its current failure, not on an earlier one it was re-driven after."""
+    latest: dict[str, DltRecord] = {}
+    for record in records:
+        latest[record.task_id] = record
+    return sorted(latest.values(), key=lambda r: r.failed_at or datetime.min.replace(tzinfo=UTC))
 
 
 def read_dlt(

@@ -2,6 +2,7 @@
 
 from pydantic import Field
 
+from db.retention import DEFAULT_RETENTION_MONTHS
 from taskkit.settings import DatabaseFields, KafkaFields, LogSettings, log_settings_field
 from webapp.validation import DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_LIMIT, Limits
 
@@ -15,6 +16,11 @@ class CliSettings(DatabaseFields, KafkaFields, env_prefix="TASKCTL_"):
     )
     max_attempts_limit: int = Field(
         MAX_ATTEMPTS_LIMIT, ge=1, validation_alias="WEBAPP_MAX_ATTEMPTS_LIMIT"
+    )
+
+    # How long rows are kept (months); `tasks-dlt` is kept at least as long.
+    retention_months: int = Field(
+        DEFAULT_RETENTION_MONTHS, ge=1, validation_alias="CELERY_TASKS_RETENTION_MONTHS"
     )
 
     @property

@@ -4,8 +4,10 @@ The task object handed in is a small double of Celery's bound task (its request 
 the database, the Redis lock and the handler are real.
 """
 
-import socket
 import subprocess
+import threading
+import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,9 +17,11 @@ import sqlalchemy as sa
 from celery.exceptions import Retry, SoftTimeLimitExceeded
 
 from celery_tasks.execute import Executor
+from celery_tasks.ownership import owner_for
 from celery_tasks.registry import HandlerContext, Registry
 from celery_tasks.runtime import WorkerResources
 from celery_tasks.settings import WorkerSettings
+from db.execution import claim_task
 from db.tasks_repo import NewTask, insert_tasks
 from tests.conftest import REDIS_URL
 
@@ -50,6 +54,12 @@ def ok(payload: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
 @handlers.handler("slow")
 def slow(payload: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
     raise SoftTimeLimitExceeded()
+
+
+@handlers.handler("nap")
+def nap(payload: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    time.sleep(float(payload.get("seconds", 1.5)))
+    return {"napped": True}
 
 
 @handlers.handler("buggy")
@@ -114,7 +124,7 @@ def test_last_retryable_failure_fails_without_another_retry(executor, engine):
 def test_a_held_lock_makes_the_delivery_a_counted_duplicate(executor, engine):
     task_id = submit(engine, "ok")
     lock = executor.resources.redis.lock(f"taskservice:lock:{task_id}", timeout=30)
-    assert lock.acquire(blocking=False, token=f"{socket.gethostname()}:1|held")
+    assert lock.acquire(blocking=False, token=f"{owner_for(1)}|held")
     try:
         assert executor.deliver(BoundTask(), task_id) == {"status": "locked"}
     finally:
@@ -126,7 +136,7 @@ def test_lock_of_a_dead_local_process_is_broken_and_its_attempt_taken_over(execu
     task_id = submit(engine, "ok")
     dead = subprocess.Popen(["true"])
     dead.wait()
-    owner = f"{socket.gethostname()}:{dead.pid}"
+    owner = owner_for(dead.pid)
     with engine.begin() as conn:
         conn.execute(
             sa.text(
@@ -143,3 +153,45 @@ def test_lock_of_a_dead_local_process_is_broken_and_its_attempt_taken_over(execu
 
 def test_invalid_task_id_is_dropped(executor):
     assert executor.deliver(BoundTask(), "not-an-id") == {"status": "invalid"}
+
+
+def test_an_early_delivery_of_a_retrying_task_waits_for_its_backoff(executor, engine):
+    task_id = submit(engine, "slow")
+    with pytest.raises(Retry):
+        executor.deliver(BoundTask(), task_id)
+    assert status(engine, task_id)[0] == "RETRYING"
+    early = BoundTask()
+    with pytest.raises(Retry):
+        executor.deliver(early, task_id)
+    # Deferred to the task's next attempt, which is not spent now.
+    assert status(engine, task_id) == ("RETRYING", 1, "HandlerTimeoutError")
+    assert early.retries[0]["max_retries"] is None
+    assert 0 < early.retries[0]["countdown"] <= 2.0
+
+
+def test_a_running_attempt_keeps_its_short_lease_alive(it_database_url, engine):
+    settings = WorkerSettings(
+        database_url=it_database_url, redis_url=REDIS_URL, lease_s=1.0, heartbeat_interval_s=0.2
+    )
+    resources = WorkerResources(settings)
+    executor = Executor(resources, handlers)
+    task_id = submit(engine, "nap")
+    results: list[dict[str, Any]] = []
+    runner = threading.Thread(target=lambda: results.append(executor.deliver(BoundTask(), task_id)))
+    runner.start()
+    try:
+        time.sleep(1.3)
+        # Past the lease's length: without renewal the attempt would count as lost by now.
+        with engine.begin() as conn:
+            expired = conn.execute(
+                sa.text("SELECT lease_expires_at < now() FROM tasks WHERE id = :i"),
+                {"i": task_id},
+            ).scalar_one()
+            taken = claim_task(conn, uuid.UUID(task_id), 1.0, "other-host/other:1")
+        assert expired is False
+        assert taken is None
+    finally:
+        runner.join(10)
+        resources.close()
+    assert results == [{"status": "completed", "attempt": 1}]
+    assert status(engine, task_id) == ("COMPLETED", 1, None)

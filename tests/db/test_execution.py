@@ -4,14 +4,8 @@ import uuid
 
 import sqlalchemy as sa
 
-from db.execution import (
-    cancel_if_requested,
-    claim_task,
-    complete_task,
-    fail_task,
-    schedule_retry,
-    task_state,
-)
+from db.execution import cancel_if_requested, claim_task, task_state
+from db.outcomes import complete_task, fail_task, schedule_retry
 from db.reconcile import reconcile
 from db.tasks_repo import NewTask, insert_tasks
 
@@ -154,7 +148,7 @@ def test_reconciler_recovers_expired_leases_and_fails_spent_ones(engine, clean_o
             {"a": retry_id, "b": spent_id},
         )
         conn.execute(sa.text("DELETE FROM outbox"))
-        report = reconcile(conn, pending_after_s=3600, retrying_grace_s=3600, batch=100)
+        report = reconcile(conn, broker_epoch=None, lost_after_s=3600, batch=100)
         topics = dict(conn.execute(sa.text("SELECT key, topic FROM outbox")).all())
     assert report.processing_recovered >= 1
     assert report.exhausted_failed >= 1
@@ -175,8 +169,8 @@ def test_reconciler_redispatches_stale_pending_tasks_once(engine, clean_outbox):
         )
         # A batch larger than every stale row other suites may have left in the shared test
         # database, so this task is sure to be among those taken.
-        first = reconcile(conn, pending_after_s=60, retrying_grace_s=60, batch=100_000)
-        second = reconcile(conn, pending_after_s=60, retrying_grace_s=60, batch=100_000)
+        first = reconcile(conn, broker_epoch=None, lost_after_s=60, batch=100_000)
+        second = reconcile(conn, broker_epoch=None, lost_after_s=60, batch=100_000)
         keys = [r[0] for r in conn.execute(sa.text("SELECT key FROM outbox"))]
     assert first.pending_redispatched >= 1
     assert second.pending_redispatched == 0
@@ -195,7 +189,7 @@ def test_reconciler_cancels_flagged_tasks_instead_of_redispatching(engine, clean
             {"i": running},
         )
         conn.execute(sa.text("DELETE FROM outbox"))
-        report = reconcile(conn, pending_after_s=3600, retrying_grace_s=3600, batch=100)
+        report = reconcile(conn, broker_epoch=None, lost_after_s=3600, batch=100)
         queued = conn.execute(sa.text("SELECT count(*) FROM outbox")).scalar_one()
     assert report.cancelled >= 1
     assert row(engine, running)["status"] == "CANCELLED"

@@ -16,6 +16,7 @@ from confluent_kafka import Producer
 from redis import Redis
 
 from celery_tasks.config import make_celery
+from celery_tasks.ownership import owner_pid
 from celery_tasks.send import send_execute
 from celery_tasks.settings import BrokerSettings
 from db.engine import make_engine
@@ -154,7 +155,9 @@ def _lease_owner_pid(engine: sa.Engine, task_id: str) -> int:
         owner = conn.execute(
             sa.text("SELECT lease_owner FROM tasks WHERE id = :id"), {"id": task_id}
         ).scalar_one()
-    return int(owner.rpartition(":")[2])
+    pid = owner_pid(owner)
+    assert pid is not None, owner
+    return pid
 
 
 def test_killed_worker_child_mid_task_still_completes(api, http, stack_db):

@@ -11,7 +11,7 @@ from confluent_kafka import Consumer
 
 from db.ids import uuid7
 from db.models import outbox_table
-from db.outbox import outbox_row
+from db.outbox import outbox_row, parked_rows, unpark
 from db.tasks_repo import NewTask, insert_tasks
 from relay.kafka import make_producer
 from relay.relay import Relay
@@ -140,3 +140,35 @@ def test_relay_keeps_rows_when_kafka_is_unreachable(engine, clean_outbox):
     assert outcome.delivered == []
     assert outcome.errors
     assert len(_outbox_ids(engine)) == 1
+
+
+def test_an_unproducible_record_is_parked_and_the_rows_behind_it_are_published(
+    engine, topic, clean_outbox
+):
+    big, after = uuid7(), [uuid7() for _ in range(3)]
+    with engine.begin() as conn:
+        rows = [
+            outbox_row(topic, big, {"id": str(big), "blob": "ж" * 600_000}, "big"),
+            outbox_row("no-such-topic-" + uuid.uuid4().hex[:8], uuid7(), {"id": "x"}, None),
+            *[outbox_row(topic, k, {"id": str(k)}, None) for k in after],
+        ]
+        conn.execute(sa.insert(outbox_table), rows)
+    relay = _relay(engine)
+    outcome = relay.publish_batch()
+    assert len(outcome.delivered) == 3
+    assert len(outcome.parked) == 2
+    assert not outcome.errors
+    records = _consume_all(topic, 3)
+    assert sorted(r.key().decode() for r in records) == sorted(str(k) for k in after)
+    with engine.connect() as conn:
+        parked = parked_rows(conn)
+        left = conn.execute(sa.text("SELECT count(*) FROM outbox")).scalar_one()
+    reasons = {p.key: p.reason for p in parked}
+    assert "exceeds the limit" in reasons[str(big)]
+    assert any("does not exist" in r for r in reasons.values())
+    assert left == 2
+    # A parked row is not claimed again; an operator puts it back in line.
+    assert relay.publish_batch().claimed == 0
+    with engine.begin() as conn:
+        assert unpark(conn, [p.id for p in parked if p.key == str(big)]) == 1
+    assert relay.publish_batch().claimed == 1

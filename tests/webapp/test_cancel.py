@@ -2,8 +2,9 @@
 
 from datetime import UTC, datetime, timedelta
 
-from db.execution import claim_task, complete_task
+from db.execution import claim_task
 from db.ids import parse_task_id
+from db.outcomes import complete_task
 from tests.webapp.apikit import bearer, new_key
 
 
