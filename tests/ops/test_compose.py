@@ -1,16 +1,13 @@
 """docker-compose.yml cannot run here (no Docker daemon), so its structure is checked instead:
 services, dependencies, mounted files, ports, and that each command's entry point exists."""
 
-import importlib
-import importlib.util
 import shlex
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from taskctl.cli import main as taskctl
+from tests.ops.entrypoints import check_entry_point
 
 REPO = Path(__file__).resolve().parents[2]
 EXPECTED = {
@@ -32,44 +29,6 @@ def _argv(service: dict[str, Any]) -> list[str]:
     command = service.get("command") or []
     argv = shlex.split(command) if isinstance(command, str) else list(command)
     return argv
-
-
-def _check_taskctl(args: list[str]) -> None:
-    group: Any = taskctl
-    for word in args:
-        if word.startswith("-") or not hasattr(group, "get_command"):
-            break
-        found = group.get_command(None, word)
-        assert found is not None, f"taskctl has no command {word!r} ({args})"
-        group = found
-
-
-def _check_entry_point(argv: list[str]) -> None:
-    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
-    program = argv[0]
-    if program == "sh":
-        for step in argv[argv.index("-c") + 1].split("&&"):
-            _check_entry_point(shlex.split(step))
-    elif program == "taskctl":
-        assert "taskctl" in scripts
-        _check_taskctl(argv[1:])
-    elif program == "python":
-        spec = importlib.util.find_spec(argv[argv.index("-m") + 1])
-        assert spec is not None and spec.origin is not None
-        # A package runs its __main__; a module must guard its main().
-        origin = Path(spec.origin)
-        source = (origin.parent / "__main__.py") if origin.name == "__init__.py" else origin
-        assert 'if __name__ == "__main__":' in source.read_text(), source
-    elif program == "celery":
-        assert importlib.util.find_spec(argv[argv.index("-A") + 1]) is not None
-    elif program == "gunicorn":
-        config = argv[argv.index("--config") + 1]
-        assert config.startswith("python:")
-        assert importlib.util.find_spec(config.removeprefix("python:")) is not None
-        module, _, factory = argv[-1].partition(":")
-        assert callable(getattr(importlib.import_module(module), factory.removesuffix("()")))
-    else:
-        raise AssertionError(f"unknown entry point {program!r}")
 
 
 def test_compose_has_every_service_of_the_stack():
@@ -99,7 +58,7 @@ def test_app_services_run_entry_points_that_exist_in_the_repo():
     for name, service in built.items():
         argv = _argv(service)
         assert argv, f"{name} has no command"
-        _check_entry_point(argv)
+        check_entry_point(argv)
 
 
 def test_mounted_files_exist_and_published_ports_are_unique():
