@@ -385,6 +385,8 @@ def test_migration_is_a_pre_install_and_pre_upgrade_hook_job(helm: str) -> None:
         job = one(objects, "Job", f"{PREFIX}-migration")
         annotations = job["metadata"]["annotations"]
         assert set(annotations["helm.sh/hook"].split(",")) == {"pre-install", "pre-upgrade"}
+        assert annotations["helm.sh/hook-delete-policy"] == "before-hook-creation"
+        assert annotations["helm.sh/hook-output-log-policy"] == "hook-failed"
         (c,) = job["spec"]["template"]["spec"]["containers"]
         assert c["command"] == [
             "sh",
@@ -527,6 +529,11 @@ def test_api_probes_keep_pods_in_service_through_a_kafka_outage(helm: str) -> No
     assert c["readinessProbe"]["httpGet"]["path"] == "/readyz?require=database"
     assert "database" in CHECKS
     assert c["startupProbe"]["httpGet"]["path"] == "/healthz"
+    # The pause before SIGTERM and gunicorn's graceful timeout fit in the grace period.
+    pause = int(c["lifecycle"]["preStop"]["exec"]["command"][1])
+    graceful = int(c["args"][c["args"].index("--graceful-timeout") + 1])
+    spec = deployment(render(helm), "api")["spec"]["template"]["spec"]
+    assert pause + graceful < spec["terminationGracePeriodSeconds"]
 
 
 # --- settings and secrets ---------------------------------------------------------------------
