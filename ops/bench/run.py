@@ -42,10 +42,10 @@ QUICK = Sizes(
     drain_tasks=200,
     raw_tasks=1000,
     latency_s=3,
-    half_max_tasks=100,
+    half_max_tasks=60,
     phase_s=3,
-    single_max=200,
-    batch_max=3,
+    single_max=100,
+    batch_max=2,
     kafka_records=5000,
     concurrency=4,
 )
@@ -58,7 +58,7 @@ def _sizes(quick: bool, **given: Any) -> Sizes:
 
 
 @click.command(help=__doc__)
-@click.option("--quick", is_flag=True, help="A CI-sized run: a few hundred tasks, short phases.")
+@click.option("--quick", is_flag=True, help="A CI-sized run: several hundred tasks, short phases.")
 @click.option("--tasks", "drain_tasks", type=click.IntRange(min=100), help="Drain size.")
 @click.option("--raw-tasks", type=click.IntRange(min=10), help="Raw Celery drain size.")
 @click.option("--phase-s", type=click.FloatRange(min=1), help="Each closed-loop submit phase.")
@@ -82,19 +82,27 @@ def _sizes(quick: bool, **given: Any) -> Sizes:
     show_default="this checkout",
     help="The checkout whose ops/stack.sh runs the stack (env BENCH_STACK_REPO).",
 )
-@click.option("--url", default="http://127.0.0.1:8080", show_default=True)
+@click.option("--url", default="http://127.0.0.1:8080", show_default=True, help="The API.")
 @click.option(
     "--key-file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=REPO / ".stack" / "bench-api-key",
     show_default=".stack/bench-api-key",
+    help="Where the bench's API key is kept (created when missing).",
 )
-@click.option("--raw-broker-db", type=click.IntRange(min=2, max=15), default=9, show_default=True)
+@click.option(
+    "--raw-broker-db",
+    type=click.IntRange(min=2, max=15),
+    default=9,
+    show_default=True,
+    help="The Redis database of the raw Celery baseline (flushed before and after).",
+)
 @click.option(
     "--out-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=REPO / "artifacts" / "bench",
     show_default="artifacts/bench",
+    help="Where the JSON report (and the raw worker's log) go.",
 )
 def main(  # noqa: PLR0917 - click passes every option by name.
     quick: bool,
