@@ -11,6 +11,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from typing import cast
 
 import click
 import sqlalchemy as sa
@@ -27,7 +28,9 @@ def _stack(*args: str) -> None:
 
 
 def _queued(broker: Redis) -> int:
-    return sum(int(broker.llen(k)) for k in broker.keys("tasks*"))
+    # redis-py types every command as sync-or-async; this client is the sync one.
+    keys = cast("list[bytes]", broker.keys("tasks*"))
+    return sum(cast(int, broker.llen(k)) for k in keys)
 
 
 def _wait(condition: object, timeout_s: float, what: str) -> None:

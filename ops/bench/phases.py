@@ -1,0 +1,316 @@
+"""The bench's phases, in order: the baselines, then the project's workloads on the stack.
+
+Each phase's tasks carry a correlation id of their own. The phases that need the API alone stop
+the relay, the bridge and the worker and always start them again, then wait until the stack
+has drained what they submitted.
+"""
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psycopg
+
+import baseline_celery
+import baseline_kafka
+import baseline_pg
+import procstat
+import workloads
+from baseline_celery import RawDrain
+from baseline_kafka import KafkaRates
+from gate import GateResult, check
+from load import LoopResult
+from stack import DUPLICATES, RETRIES, CounterDeltas, Stack
+from workloads import Api, Submissions, TaskRow
+
+T = TypeVar("T")
+# The components the phases of "the API alone" stop; beat keeps running as in production.
+CONSUMERS = ("relay", "bridge", "worker")
+LOW_RATE_PER_S = 20.0
+API_THREADS = 8
+BATCH_THREADS = 4
+BATCH_SIZE = 100
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much each phase does; --quick and the size options set them."""
+
+    drain_tasks: int
+    raw_tasks: int
+    latency_s: float
+    half_max_tasks: int
+    phase_s: float
+    single_max: int
+    batch_max: int
+    kafka_records: int
+    concurrency: int
+
+
+@dataclass(frozen=True)
+class Config:
+    """Where everything is and how much to do."""
+
+    stack: Stack
+    api: Api
+    database_url: str
+    broker_url: str
+    raw_broker_db: int
+    kafka: str
+    sizes: Sizes
+    run_id: str
+    log_dir: Path
+    say: Callable[[str], None]
+
+
+@dataclass
+class Results:
+    """Everything the phases measured, for the report."""
+
+    raw_drain: RawDrain | None = None
+    raw_pool: int = 0
+    raw_cpu_ms: dict[str, float] = field(default_factory=dict)
+    raw_latency_ms: list[float] = field(default_factory=list)
+    pg_single: LoopResult | None = None
+    pg_batch: LoopResult | None = None
+    kafka: KafkaRates | None = None
+    stack_pool: int = 0
+    drain: Submissions | None = None
+    drain_rate: float = 0.0
+    drain_span_s: float = 0.0
+    drain_cpu_ms: dict[str, float] = field(default_factory=dict)
+    low: Submissions | None = None
+    low_ms: tuple[list[float], list[float]] = field(default_factory=lambda: ([], []))
+    single_idle: Submissions | None = None
+    batch: Submissions | None = None
+    single_draining: Submissions | None = None
+    half: Submissions | None = None
+    half_rate_asked: float = 0.0
+    half_ms: tuple[list[float], list[float]] = field(default_factory=lambda: ([], []))
+    flower_rss_mib: dict[str, float] = field(default_factory=dict)
+    counters: dict[str, float] = field(default_factory=dict)
+    gate: GateResult | None = None
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+def _timed(results: Results, name: str, run: Callable[[], T]) -> T:
+    started = time.monotonic()
+    try:
+        return run()
+    finally:
+        results.timings_s[name] = round(time.monotonic() - started, 2)
+
+
+def run_baselines(config: Config, results: Results, redis_pid: int) -> None:
+    """(a) raw Celery, (b) and (c) bare psycopg, (d) raw Kafka."""
+    sizes, say = config.sizes, config.say
+    url = baseline_celery.raw_broker_url(config.broker_url, config.raw_broker_db)
+    say(f"baseline: raw Celery, {sizes.raw_tasks} no-op tasks, concurrency {sizes.concurrency}")
+    with baseline_celery.raw_worker(
+        url, sizes.concurrency, config.log_dir / "raw-celery-worker.log"
+    ) as worker:
+        results.raw_pool = baseline_celery.pool_size(worker)
+        roots = baseline_celery.cpu_roots(worker, redis_pid)
+        before = procstat.cpu_ms(roots)
+        raw = _timed(
+            results, "raw_drain", lambda: baseline_celery.drain(worker, sizes.raw_tasks, 300)
+        )
+        results.raw_cpu_ms = procstat.delta(before, procstat.cpu_ms(roots))
+        results.raw_cpu_ms["sender"] = raw.producer_cpu_ms
+        results.raw_drain = raw
+        count = max(int(LOW_RATE_PER_S * sizes.latency_s), 2)
+        results.raw_latency_ms = _timed(
+            results,
+            "raw_latency",
+            lambda: baseline_celery.latency(worker, LOW_RATE_PER_S, count, 60),
+        )
+    say(f"baseline: bare psycopg in {baseline_pg.BASE_DATABASE}")
+    with baseline_pg.throwaway_database(config.database_url) as base_url:
+        results.pg_single = _timed(
+            results,
+            "pg_single",
+            lambda: baseline_pg.api_transactions(
+                base_url, threads=API_THREADS, duration_s=sizes.phase_s, max_tx=10**9
+            ),
+        )
+        results.pg_batch = _timed(
+            results,
+            "pg_batch",
+            lambda: baseline_pg.multirow_inserts(
+                base_url,
+                threads=BATCH_THREADS,
+                batch=BATCH_SIZE,
+                duration_s=sizes.phase_s,
+                max_batches=10**9,
+            ),
+        )
+    say(f"baseline: raw Kafka, {sizes.kafka_records} records on a 32-partition topic")
+    results.kafka = _timed(
+        results, "kafka", lambda: baseline_kafka.rates(config.kafka, sizes.kafka_records)
+    )
+
+
+class _Project:
+    """The project's phases against the running stack."""
+
+    def __init__(self, config: Config, results: Results, conn: psycopg.Connection[Any]) -> None:
+        self.config = config
+        self.results = results
+        self.conn = conn
+        self.since = datetime.now(UTC) - timedelta(seconds=5)
+        self.counters = CounterDeltas(config.stack)
+        self.phases: list[Submissions] = []
+
+    def cid(self, phase: str) -> str:
+        return f"bench-{self.config.run_id}-{phase}"
+
+    def submitted(self, phase: Submissions) -> Submissions:
+        self.phases.append(phase)
+        return phase
+
+    def wait(self, *phases: Submissions) -> list[TaskRow]:
+        ids = [p.correlation_id for p in phases]
+        expected = sum(p.accepted for p in phases)
+        timeout = max(120.0, expected / 10)
+        workloads.wait_finished(self.conn, ids, self.since, timeout)
+        return workloads.read_rows(self.conn, ids, self.since)
+
+    def drain(self, pids: dict[str, int]) -> None:
+        sizes, results = self.config.sizes, self.results
+        roots = self.config.stack.cpu_roots(pids)
+        requests = max(math.ceil(sizes.drain_tasks / BATCH_SIZE), 1)
+        self.config.say(f"project: drain of {requests * BATCH_SIZE} echo tasks (batch API)")
+        results.flower_rss_mib["before"] = procstat.rss_mib(pids["flower"])
+        before = procstat.cpu_ms(roots)
+        started = time.monotonic()
+        phase = self.submitted(
+            workloads.submit_closed(
+                self.config.api,
+                self.cid("drain"),
+                threads=BATCH_THREADS,
+                duration_s=3600,
+                max_requests=requests,
+                batch_size=BATCH_SIZE,
+            )
+        )
+        workloads.wait_finished(self.conn, [phase.correlation_id], self.since, 600)
+        results.drain_cpu_ms = procstat.delta(before, procstat.cpu_ms(roots))
+        results.timings_s["drain"] = round(time.monotonic() - started, 2)
+        results.flower_rss_mib["after_drain"] = procstat.rss_mib(pids["flower"])
+        rows = workloads.read_rows(self.conn, [phase.correlation_id], self.since)
+        results.drain = phase
+        results.drain_rate, results.drain_span_s = workloads.drain_rate(rows)
+
+    def low_rate(self) -> None:
+        count = max(int(LOW_RATE_PER_S * self.config.sizes.latency_s), 2)
+        self.config.say(f"project: latency at {LOW_RATE_PER_S:g}/s ({count} single submits)")
+        phase = self.submitted(
+            workloads.submit_paced(
+                self.config.api, self.cid("low"), rate_per_s=LOW_RATE_PER_S, count=count, threads=2
+            )
+        )
+        self.results.low = phase
+        self.results.low_ms = workloads.latencies_ms(self.wait(phase), phase.sent_at)
+
+    def api_alone(self) -> None:
+        sizes, stack, say = self.config.sizes, self.config.stack, self.config.say
+        say(f"project: stopping {', '.join(CONSUMERS)} for the API-alone phases")
+        self.counters.pause()
+        try:
+            stack.stop(CONSUMERS)
+            self.results.single_idle = self.submitted(
+                workloads.submit_closed(
+                    self.config.api,
+                    self.cid("single-idle"),
+                    threads=API_THREADS,
+                    duration_s=sizes.phase_s,
+                    max_requests=sizes.single_max,
+                )
+            )
+            self.results.batch = self.submitted(
+                workloads.submit_closed(
+                    self.config.api,
+                    self.cid("batch"),
+                    threads=BATCH_THREADS,
+                    duration_s=sizes.phase_s,
+                    max_requests=sizes.batch_max,
+                    batch_size=BATCH_SIZE,
+                )
+            )
+        finally:
+            say(f"project: starting {', '.join(CONSUMERS)} again")
+            stack.start(CONSUMERS)
+            self.resume_counters()
+        started = time.monotonic()
+        self.wait(self.results.single_idle, self.results.batch)
+        self.results.timings_s["backlog_drain"] = round(time.monotonic() - started, 2)
+
+    def resume_counters(self) -> None:
+        # A freshly started worker serves its metrics a moment after stack.sh returns.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.counters.resume()
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+            else:
+                return
+
+    def while_draining(self) -> None:
+        sizes = self.config.sizes
+        self.config.say("project: single submits while the stack drains them")
+        phase = self.submitted(
+            workloads.submit_closed(
+                self.config.api,
+                self.cid("single-draining"),
+                threads=API_THREADS,
+                duration_s=sizes.phase_s,
+                max_requests=sizes.single_max,
+            )
+        )
+        self.results.single_draining = phase
+        self.wait(phase)
+
+    def half_max(self) -> None:
+        sizes, idle = self.config.sizes, self.results.single_idle
+        rate = max((idle.tasks_per_s if idle else 0.0) / 2, 1.0)
+        count = max(min(sizes.half_max_tasks, int(rate * sizes.latency_s)), 2)
+        self.config.say(f"project: latency at {rate:.0f}/s, half the idle maximum ({count})")
+        phase = self.submitted(
+            workloads.submit_paced(
+                self.config.api, self.cid("half"), rate_per_s=rate, count=count, threads=API_THREADS
+            )
+        )
+        self.results.half = phase
+        self.results.half_rate_asked = rate
+        self.results.half_ms = workloads.latencies_ms(self.wait(phase), phase.sent_at)
+
+
+def run_project(config: Config, results: Results, pids: dict[str, int]) -> None:
+    """The project's phases, then the correctness gate over every task they submitted."""
+    with psycopg.connect(baseline_pg.conninfo(config.database_url)) as conn:
+        project = _Project(config, results, conn)
+        project.counters.resume()
+        results.stack_pool = procstat.tree_size(pids["worker"]) - 1
+        project.drain(pids)
+        _timed(results, "low_rate", project.low_rate)
+        _timed(results, "api_alone", project.api_alone)
+        _timed(results, "while_draining", project.while_draining)
+        _timed(results, "half_max", project.half_max)
+        project.counters.pause()
+        # The API-alone phases restarted the worker; Flower kept running.
+        results.flower_rss_mib["after"] = procstat.rss_mib(pids["flower"])
+        results.counters = dict(project.counters.total)
+        rows = workloads.read_rows(conn, [p.correlation_id for p in project.phases], project.since)
+        results.gate = check(
+            rows,
+            project.phases,
+            duplicate_deliveries=results.counters.get(DUPLICATES, 0.0),
+            retries=results.counters.get(RETRIES, 0.0),
+        )
