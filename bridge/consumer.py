@@ -66,10 +66,16 @@ class Bridge:
 
     def process_batch(self) -> BatchResult:
         """Consume up to one batch, dispatch each record, store offsets of those Celery took."""
-        messages = self.consumer.consume(
-            num_messages=self.settings.batch_size, timeout=self.settings.poll_timeout_s
-        )
+        # Wait for the first record only, then take what is already fetched without waiting:
+        # consume(n, timeout) returns only once n records arrived or the timeout passed, which
+        # held a lone task for up to the whole timeout.
+        first = self.consumer.poll(self.settings.poll_timeout_s)
         result = BatchResult()
+        if first is None:
+            return result
+        messages = [first]
+        if self.settings.batch_size > 1:
+            messages += self.consumer.consume(num_messages=self.settings.batch_size - 1, timeout=0)
         blocked: set[tuple[str, int]] = set()
         for msg in messages:
             err = msg.error()

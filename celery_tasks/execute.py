@@ -104,15 +104,16 @@ class Executor:
         self, task: AnyTask, task_id: uuid.UUID, lease_s: float, owner: str, lock: Any
     ) -> dict[str, Any]:
         """Claim an attempt, run the handler with its lease kept alive, record the outcome."""
-        with self.resources.engine.begin() as conn:
+        with self.resources.autocommit.connect() as conn:
             claim = claim_task(conn, task_id, lease_s, owner)
-            if claim is None:
+        if claim is None:
+            with self.resources.engine.begin() as conn:
                 settled = settle(conn, task_id, lease_s, owner)
-                if isinstance(settled, Early):
-                    raise task.retry(countdown=settled.due_in_s, max_retries=None)
-                if not isinstance(settled, Claim):
-                    return settled
-                claim = settled
+            if isinstance(settled, Early):
+                raise task.retry(countdown=settled.due_in_s, max_retries=None)
+            if not isinstance(settled, Claim):
+                return settled
+            claim = settled
         with self.keeper.keep(task_id, claim.lease_token, lock):
             return self.run(task, claim)
 
@@ -141,17 +142,24 @@ class Executor:
             return self.on_error(task, claim, err, retryable=False, started=started)
         elapsed = time.perf_counter() - started
         effect = {"result": result, "attempt": claim.attempt}
-        stored = self.write(lambda conn: complete_task(conn, claim, result, effect), claim)
+        stored = self.write(
+            lambda conn: complete_task(conn, claim, result, effect), claim, autocommit=True
+        )
         if not stored:
             return self.stale(claim)
         metrics.TASK_PROCESSING_TIME.labels(claim.type, "completed").observe(elapsed)
         log.info("task %s completed on attempt %d in %.3fs", claim.task_id, claim.attempt, elapsed)
         return {"status": "completed", "attempt": claim.attempt}
 
-    def write(self, change: Callable[[sa.Connection], T], claim: Claim) -> T:
+    def write(
+        self, change: Callable[[sa.Connection], T], claim: Claim, *, autocommit: bool = False
+    ) -> T:
         """One final write of `claim`'s attempt, retried through a short database outage."""
 
         def once() -> T:
+            if autocommit:
+                with self.resources.autocommit.connect() as conn:
+                    return change(conn)
             with self.resources.engine.begin() as conn:
                 return change(conn)
 

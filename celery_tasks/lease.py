@@ -96,6 +96,11 @@ class LeaseKeeper:
             log.warning("task %s: lease not renewed (%s)", lease.task_id, err)
             return
         if not kept:
+            with self._lock:
+                ended = self._current is not lease
+            if ended:
+                # The attempt finished while this renewal was under way: nothing was lost.
+                return
             lease.lost = True
             log.warning("task %s: lease lost to a newer attempt; no longer renewed", lease.task_id)
             return

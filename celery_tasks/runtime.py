@@ -13,6 +13,7 @@ class WorkerResources:
     def __init__(self, settings: WorkerSettings) -> None:
         self.settings = settings
         self._engine: sa.Engine | None = None
+        self._autocommit: sa.Engine | None = None
         self._redis: Redis | None = None
         self._broker_redis: Redis | None = None
 
@@ -20,10 +21,25 @@ class WorkerResources:
     def engine(self) -> sa.Engine:
         """The primary database engine of this process."""
         if self._engine is None:
+            # No pre-ping: a claim that meets a dropped connection is retried by autoretry_for,
+            # a final write by durable() (celery_tasks/settle.py); the ping would cost a round
+            # trip twice per task.
             self._engine = make_engine(
-                self.settings.database_url, pool_size=2, max_overflow=2, app_name="worker"
+                self.settings.database_url,
+                pool_size=2,
+                max_overflow=2,
+                app_name="worker",
+                pre_ping=False,
             )
         return self._engine
+
+    @property
+    def autocommit(self) -> sa.Engine:
+        """The same pool, each statement its own transaction: the claim and the completion
+        are single statements, and BEGIN and COMMIT would double their round trips."""
+        if self._autocommit is None:
+            self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        return self._autocommit
 
     @property
     def redis(self) -> Redis:
@@ -48,6 +64,7 @@ class WorkerResources:
         if self._engine is not None:
             self._engine.dispose(close=False)
         self._engine = None
+        self._autocommit = None
         self._redis = None
         self._broker_redis = None
 
@@ -59,5 +76,6 @@ class WorkerResources:
             if client is not None:
                 client.close()
         self._engine = None
+        self._autocommit = None
         self._redis = None
         self._broker_redis = None

@@ -17,9 +17,19 @@ REPLICA_RETRY_AFTER_S = 5.0
 
 
 def make_engine(
-    url: str, *, pool_size: int = 5, max_overflow: int = 10, app_name: str = ""
+    url: str,
+    *,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    app_name: str = "",
+    pre_ping: bool = True,
 ) -> sa.Engine:
-    """Create an engine; it connects lazily, on first use, so it is safe to build before fork."""
+    """Create an engine; it connects lazily, on first use, so it is safe to build before fork.
+
+    `pre_ping` tests every connection taken from the pool with a round trip. A process whose
+    every database call is retried on a lost connection anyway (the worker, the relay) can do
+    without: SQLAlchemy then invalidates the whole pool at the first disconnect it meets.
+    """
     connect_args: dict[str, object] = {"connect_timeout": 5}
     if app_name:
         connect_args["application_name"] = app_name
@@ -27,7 +37,7 @@ def make_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         pool_recycle=1800,
         connect_args=connect_args,
     )

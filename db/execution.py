@@ -66,24 +66,15 @@ class TaskState:
     due_in_s: float = 0.0
 
 
-def claim_task(
-    conn: sa.Connection,
-    task_id: uuid.UUID,
-    lease_s: float,
-    owner: str,
-    takeover_token: uuid.UUID | None = None,
-) -> Claim | None:
-    """Start a new attempt if the task is claimable; None when it is not (duplicate delivery).
-
-    `takeover_token` lets the caller take over a PROCESSING attempt whose owner it has seen die;
-    the token makes that a compare-and-set against exactly the attempt it saw.
-    """
+def _claim_statement(takeover: bool) -> sa.Update:
+    """The claim's UPDATE, built once: a worker claims every task it runs, and building the
+    expression anew each time cost as much Python as executing it."""
     now = sa.func.now()
     processing = t.c.status == TaskStatus.PROCESSING.value
     # A PROCESSING row whose lease ran out belongs to a worker that died mid-attempt.
-    orphaned = t.c.lease_expires_at < now
-    if takeover_token is not None:
-        orphaned = sa.or_(orphaned, t.c.lease_token == takeover_token)
+    orphaned: sa.ColumnElement[bool] = t.c.lease_expires_at < now
+    if takeover:
+        orphaned = sa.or_(orphaned, t.c.lease_token == sa.bindparam("takeover_token"))
     # A RETRYING task is claimable only once its backoff is over: a duplicate delivery (a
     # Kafka replay, a message Redis restored, a re-dispatch) must not spend the next attempt
     # early, during exactly the outage the backoff waits out.
@@ -95,16 +86,21 @@ def claim_task(
         ),
     )
     claimable = sa.or_(due, sa.and_(processing, orphaned))
-    token = uuid.uuid4()
-    stmt = (
+    return (
         sa.update(t)
-        .where(key_of(task_id), claimable, t.c.attempts < t.c.max_attempts, ~t.c.cancel_requested)
+        .where(
+            t.c.id == sa.bindparam("b_task_id"),
+            t.c.created_at == sa.bindparam("b_created_at"),
+            claimable,
+            t.c.attempts < t.c.max_attempts,
+            ~t.c.cancel_requested,
+        )
         .values(
             status=TaskStatus.PROCESSING.value,
             attempts=t.c.attempts + 1,
-            lease_token=token,
-            lease_expires_at=now + timedelta(seconds=lease_s),
-            lease_owner=owner,
+            lease_token=sa.bindparam("token"),
+            lease_expires_at=now + sa.bindparam("lease", type_=sa.Interval),
+            lease_owner=sa.bindparam("owner"),
             started_at=sa.func.coalesce(t.c.started_at, now),
             next_attempt_at=None,
             updated_at=now,
@@ -119,12 +115,42 @@ def claim_task(
             t.c.redrive_count,
         )
     )
-    row = conn.execute(stmt).first()
+
+
+_CLAIM = _claim_statement(takeover=False)
+_TAKEOVER = _claim_statement(takeover=True)
+
+
+def claim_task(
+    conn: sa.Connection,
+    task_id: uuid.UUID,
+    lease_s: float,
+    owner: str,
+    takeover_token: uuid.UUID | None = None,
+) -> Claim | None:
+    """Start a new attempt if the task is claimable; None when it is not (duplicate delivery).
+
+    `takeover_token` lets the caller take over a PROCESSING attempt whose owner it has seen die;
+    the token makes that a compare-and-set against exactly the attempt it saw.
+    """
+    token = uuid.uuid4()
+    created_at = created_at_of(task_id)
+    params: dict[str, Any] = {
+        "b_task_id": task_id,
+        "b_created_at": created_at,
+        "token": token,
+        "lease": timedelta(seconds=lease_s),
+        "owner": owner,
+    }
+    stmt = _CLAIM
+    if takeover_token is not None:
+        stmt, params["takeover_token"] = _TAKEOVER, takeover_token
+    row = conn.execute(stmt, params).first()
     if row is None:
         return None
     return Claim(
         task_id=task_id,
-        created_at=created_at_of(task_id),
+        created_at=created_at,
         type=row.type,
         payload=row.payload,
         attempt=row.attempts,

@@ -39,7 +39,10 @@ app_launch() {
     beat) cmd=(celery -A celery_tasks.app beat --loglevel=INFO
         "--schedule=$RUN_DIR/celerybeat-schedule") ;;
     flower)
-        cmd=(celery -A celery_tasks.app flower --address=127.0.0.1 --port=5555)
+        # Flower keeps every task it saw in memory; the cap keeps its memory bounded (it still
+        # shows live workers and the latest tasks). The tasks' history is PostgreSQL's.
+        cmd=(celery -A celery_tasks.app flower --address=127.0.0.1 --port=5555
+            "--max_tasks=${FLOWER_MAX_TASKS:-10000}")
         # Flower reads FLOWER_* options from the environment; the password stays off ps.
         [[ -n $running ]] || extra_env+=("FLOWER_BASIC_AUTH=$(flower_credentials)")
         ;;

@@ -32,7 +32,10 @@ def main() -> None:
     )
     loop.install_signal_handlers()
     start_http_server(settings.metrics_port, addr=settings.metrics_address)
-    engine = make_engine(settings.database_url, pool_size=2, app_name="outbox-relay")
+    # No pre-ping: the loop retries a batch that met a dropped connection (relay/loop.py).
+    engine = make_engine(
+        settings.database_url, pool_size=2, app_name="outbox-relay", pre_ping=False
+    )
     QueueHealth(engine, make_admin(settings.kafka_bootstrap_servers)).start(
         settings.health_interval_s, loop.stop
     )

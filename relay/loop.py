@@ -69,7 +69,7 @@ def make_step(relay: Relay, waker: Waker) -> Callable[[], float]:
                 log.info("published %d outbox rows", len(outcome.delivered))
             if outcome.claimed >= settings.batch_size:
                 return 0.0
-            relay.observe_backlog()
+            relay.observe_backlog_now_and_then()
             waker.wait(settings.sweep_interval_s)
         except DATABASE_ERRORS:
             # A fresh LISTEN connection once the database is back; the loop logs and backs off.

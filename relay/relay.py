@@ -43,6 +43,8 @@ PERMANENT_ERRORS = frozenset(
 # A row whose produce() keeps failing in a way the list above does not name (a fatal error of
 # the idempotent producer, say) is parked after this many tries, so it cannot stop the relay.
 MAX_STRIKES = 3
+# How often the backlog gauges are refreshed from the outbox table, at most.
+BACKLOG_INTERVAL_S = 1.0
 # How long the relay trusts its list of the cluster's topics before asking again.
 TOPICS_TTL_S = 30.0
 
@@ -75,6 +77,7 @@ class Relay:
         self._strikes: dict[int, int] = {}
         self._topics: set[str] = set()
         self._topics_at = 0.0
+        self._observed_at = 0.0
 
     def publish_batch(self) -> BatchOutcome:
         """Claim, produce and delete one batch; park what can never be produced; rows Kafka
@@ -196,6 +199,13 @@ class Relay:
     def _strike(self, record: OutboxRecord, outcome: BatchOutcome, error: str) -> None:
         self._strikes[record.id] = self._strikes.get(record.id, 0) + 1
         outcome.errors.append(f"row {record.id}: {error}")
+
+    def observe_backlog_now_and_then(self) -> None:
+        """Update the backlog gauges at most once a second: the count scans the outbox, and a
+        busy relay finishes a batch many times a second."""
+        if time.monotonic() - self._observed_at >= BACKLOG_INTERVAL_S:
+            self.observe_backlog()
+            self._observed_at = time.monotonic()
 
     def observe_backlog(self) -> None:
         """Update the backlog gauges from the outbox table."""

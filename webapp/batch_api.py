@@ -73,7 +73,7 @@ def submit_batch() -> tuple[Response, int]:
         new_tasks,
         tenant=current_tenant(),
         key=key,
-        fingerprint=idempotency.request_hash("batch", body),
+        fingerprint=idempotency.request_hash("batch", body) if key else "",
         ttl_s=svc.settings.idempotency_ttl_s,
     )
     if isinstance(outcome, idempotency.Replayed):

@@ -78,7 +78,14 @@ def create_tasks(
     fingerprint: str,
     ttl_s: float,
 ) -> Created | Replayed:
-    """Insert the tasks, or return the ones an earlier request with this key created."""
+    """Insert the tasks, or return the ones an earlier request with this key created.
+
+    `fingerprint` (request_hash) is only read when there is a key; callers pass "" otherwise.
+    """
+    if key is None and len(new_tasks) == 1:
+        # One task is one statement, atomic on its own: no BEGIN and COMMIT round trips.
+        with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+            return Created(insert_tasks(conn, new_tasks))
     if key is None:
         with engine.begin() as conn:
             return Created(insert_tasks(conn, new_tasks))

@@ -67,7 +67,7 @@ def submit_task() -> tuple[Response, int, dict[str, str]]:
         [new],
         tenant=tenant,
         key=key,
-        fingerprint=idempotency.request_hash("task", body),
+        fingerprint=idempotency.request_hash("task", body) if key else "",
         ttl_s=svc.settings.idempotency_ttl_s,
     )
     if isinstance(outcome, idempotency.Replayed):
