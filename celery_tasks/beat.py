@@ -13,19 +13,26 @@ from celery_tasks.names import (
     MAINTENANCE_QUEUE,
     PRUNE_PARTITIONS_TASK,
     RECONCILE_TASK,
+    REDRIVE_TASK,
 )
+from celery_tasks.redrive_job import register_redrive
 from celery_tasks.runtime import WorkerResources
 from celery_tasks.scheduling import register_scheduling
+from db import redrives
 from db.partitions import default_partition_rows, ensure_partitions
 from db.reconcile import ReconcileReport, reconcile
 from db.retention import prune_partitions
 
 log = logging.getLogger(__name__)
 
+# A running re-drive whose job made no progress this long is presumed lost with its worker.
+REDRIVE_STALE_S = 30.0
+
 
 def register_beat(app: Celery, resources: WorkerResources) -> None:
     """Register the periodic tasks and their schedule on `app`."""
     settings = resources.settings
+    register_redrive(app, resources)
 
     @app.task(name=RECONCILE_TASK, ignore_result=True)  # type: ignore[untyped-decorator]
     def reconcile_task() -> dict[str, Any]:
@@ -48,6 +55,11 @@ def register_beat(app: Celery, resources: WorkerResources) -> None:
             report.add(run)
             if not run.saturated(settings.reconcile_batch):
                 break
+        # Re-drives waiting to start, or whose job died with its worker, run (again) now.
+        with resources.engine.begin() as conn:
+            waiting = redrives.to_run(conn, stale_after_s=REDRIVE_STALE_S)
+        for redrive_id in waiting:
+            app.send_task(REDRIVE_TASK, args=[str(redrive_id)], queue=MAINTENANCE_QUEUE)
         if report.broker_lost:
             log.error("the broker lost its data (epoch changed); re-publishing waiting tasks")
         if report.total:

@@ -6,6 +6,7 @@ ENSURE_PARTITIONS_TASK = "tasks.ensure_partitions"
 PRUNE_PARTITIONS_TASK = "tasks.prune_partitions"
 DISPATCH_DUE_TASK = "tasks.dispatch_due"
 PURGE_IDEMPOTENCY_TASK = "tasks.purge_idempotency_keys"
+REDRIVE_TASK = "tasks.redrive"
 TASKS_QUEUE = "tasks"
 MAINTENANCE_QUEUE = "maintenance"
 # The Celery message header that carries the task's correlation id. Not `correlation_id`:

@@ -14,12 +14,11 @@ from celery_tasks import metrics
 from celery_tasks.ownership import is_dead_local_owner
 from db.execution import Claim, cancel_if_requested, claim_task, task_state
 from db.models import TaskStatus
-from db.outcomes import fail_task
+from db.outcomes import WORKER_LOST, fail_task
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-WORKER_LOST = "WorkerLostError"
 # Errors of a database that is restarting or unreachable; the write is tried again.
 DATABASE_DOWN = (sa.exc.OperationalError, sa.exc.InterfaceError)
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from db import webhooks
 from db.ids import created_at_of
 from db.models import TaskStatus, tasks_table
 
@@ -64,6 +65,7 @@ def cancel_task(
         .returning(t.c.status)
     ).first()
     if cancelled is not None:
+        webhooks.enqueue_for(conn, [(task_id, created_at_of(task_id))])
         return CancelResult(CancelOutcome.CANCELLED, cancelled.status)
     # A running attempt cannot be stopped from here: the flag makes the worker stop the task
     # before its next attempt (and the claim already refuses flagged rows).

@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from db import attempts, webhooks
 from db.cancel import cancelled_values
 from db.ids import created_at_of
 from db.models import TaskStatus, tasks_table
@@ -66,9 +67,10 @@ class TaskState:
     due_in_s: float = 0.0
 
 
-def _claim_statement(takeover: bool) -> sa.Update:
-    """The claim's UPDATE, built once: a worker claims every task it runs, and building the
-    expression anew each time cost as much Python as executing it."""
+def _claim_statement(takeover: bool) -> sa.Select[Any]:
+    """The claim, built once: a worker claims every task it runs, and building the expression
+    anew each time cost as much Python as executing it. One statement: the UPDATE, the new
+    attempt's history row, and earlier attempts left running marked lost."""
     now = sa.func.now()
     processing = t.c.status == TaskStatus.PROCESSING.value
     # A PROCESSING row whose lease ran out belongs to a worker that died mid-attempt.
@@ -86,7 +88,7 @@ def _claim_statement(takeover: bool) -> sa.Update:
         ),
     )
     claimable = sa.or_(due, sa.and_(processing, orphaned))
-    return (
+    claimed = (
         sa.update(t)
         .where(
             t.c.id == sa.bindparam("b_task_id"),
@@ -106,6 +108,8 @@ def _claim_statement(takeover: bool) -> sa.Update:
             updated_at=now,
         )
         .returning(
+            t.c.id,
+            t.c.created_at,
             t.c.type,
             t.c.payload,
             t.c.attempts,
@@ -114,6 +118,18 @@ def _claim_statement(takeover: bool) -> sa.Update:
             t.c.priority,
             t.c.redrive_count,
         )
+        .cte("claimed")
+    )
+    return sa.select(
+        claimed.c.type,
+        claimed.c.payload,
+        claimed.c.attempts,
+        claimed.c.max_attempts,
+        claimed.c.correlation_id,
+        claimed.c.priority,
+        claimed.c.redrive_count,
+    ).add_cte(
+        attempts.start_cte(claimed, sa.bindparam("owner")), attempts.lose_earlier_cte(claimed)
     )
 
 
@@ -229,4 +245,9 @@ def cancel_if_requested(
         .where(key_of(task_id), t.c.cancel_requested, cancellable)
         .values(**cancelled_values())
     )
-    return conn.execute(stmt).rowcount == 1
+    if conn.execute(stmt).rowcount != 1:
+        return False
+    # The attempt of a dead worker, if it was one, ended with its worker.
+    attempts.finish(conn, task_id, "lost")
+    webhooks.enqueue_for(conn, [(task_id, created_at_of(task_id))])
+    return True

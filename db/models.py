@@ -65,6 +65,8 @@ class Task(Base):
     redrive_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     cancel_requested: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     redispatches: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # Where to POST the outcome when the task ends (the tenant's default when unset).
+    callback_url: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class Outbox(Base):
@@ -127,6 +129,94 @@ class IdempotencyKey(Base):
     expires_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
 
 
+class TaskAttempt(Base):
+    """One attempt of a task: who ran it, when, and how it ended. Partitioned like `tasks`."""
+
+    __tablename__ = "task_attempts"
+
+    task_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    task_created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), primary_key=True)
+    # The task's redrive_count when the attempt started (a re-drive numbers attempts anew).
+    run: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    attempt: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    worker: Mapped[str | None] = mapped_column(sa.Text)
+    started_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    outcome: Mapped[str] = mapped_column(sa.Text)
+    error_type: Mapped[str | None] = mapped_column(sa.Text)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    duration_s: Mapped[float | None] = mapped_column(sa.Float)
+
+
+class Redrive(Base):
+    """A re-drive of failed tasks: its filter, rate and limit, state and counts."""
+
+    __tablename__ = "redrives"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    tenant: Mapped[str | None] = mapped_column(sa.Text)
+    filter: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    rate: Mapped[float | None] = mapped_column(sa.Float)
+    item_limit: Mapped[int | None] = mapped_column(sa.Integer)
+    dry_run: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    state: Mapped[str] = mapped_column(sa.Text, default="PENDING")
+    matched: Mapped[int] = mapped_column(sa.Integer, default=0)
+    redriven: Mapped[int] = mapped_column(sa.Integer, default=0)
+    skipped: Mapped[int] = mapped_column(sa.Integer, default=0)
+    failed: Mapped[int] = mapped_column(sa.Integer, default=0)
+    cancel_requested: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    created_by: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class RedriveItem(Base):
+    """A task a re-drive matched when it started, and what became of it."""
+
+    __tablename__ = "redrive_items"
+
+    redrive_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    seq: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    task_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    task_created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(sa.Text, default="pending")
+
+
+class TenantWebhook(Base):
+    """A tenant's default callback URL and the secret its webhook deliveries are signed with."""
+
+    __tablename__ = "tenant_webhooks"
+
+    tenant: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    url: Mapped[str | None] = mapped_column(sa.Text)
+    secret: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class WebhookDelivery(Base):
+    """A task's outcome to POST to a callback URL: written with the outcome, sent by the relay."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    task_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    task_created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    tenant: Mapped[str | None] = mapped_column(sa.Text)
+    url: Mapped[str] = mapped_column(sa.Text)
+    event: Mapped[str] = mapped_column(sa.Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    state: Mapped[str] = mapped_column(sa.Text, default="pending")
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    last_status: Mapped[int | None] = mapped_column(sa.Integer)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
 class ReconcilerState(Base):
     """A fact the reconciler keeps between runs, such as the broker epoch it last saw."""
 
@@ -143,3 +233,8 @@ task_effects_table: sa.Table = TaskEffect.__table__  # type: ignore[assignment]
 api_keys_table: sa.Table = ApiKey.__table__  # type: ignore[assignment]
 idempotency_keys_table: sa.Table = IdempotencyKey.__table__  # type: ignore[assignment]
 reconciler_state_table: sa.Table = ReconcilerState.__table__  # type: ignore[assignment]
+task_attempts_table: sa.Table = TaskAttempt.__table__  # type: ignore[assignment]
+redrives_table: sa.Table = Redrive.__table__  # type: ignore[assignment]
+redrive_items_table: sa.Table = RedriveItem.__table__  # type: ignore[assignment]
+tenant_webhooks_table: sa.Table = TenantWebhook.__table__  # type: ignore[assignment]
+webhook_deliveries_table: sa.Table = WebhookDelivery.__table__  # type: ignore[assignment]

@@ -9,56 +9,65 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from db import outbox
+from db import attempts, outbox, webhooks
 from db.execution import CLAIMABLE, Claim, key_of
-from db.models import TaskStatus, task_effects_table, tasks_table
+from db.models import TaskStatus, tasks_table
 
 t = tasks_table
 
+WORKER_LOST = "WorkerLostError"
 
-def _complete_statement() -> sa.Insert:
-    done = (
-        sa.update(t)
-        .where(
-            t.c.id == sa.bindparam("b_task_id"),
-            t.c.created_at == sa.bindparam("b_created_at"),
-            t.c.lease_token == sa.bindparam("token"),
-            t.c.status == TaskStatus.PROCESSING.value,
-        )
-        .values(
-            status=TaskStatus.COMPLETED.value,
-            result=sa.bindparam("result", type_=JSONB(none_as_null=True)),
-            finished_at=sa.func.now(),
-            updated_at=sa.func.now(),
-            lease_token=None,
-            lease_expires_at=None,
-            lease_owner=None,
-            last_error=None,
-            error_type=None,
-        )
-        .returning(t.c.id, t.c.created_at)
-        .cte("done")
+
+# The completion as one statement, written out: the task becomes COMPLETED under its lease
+# token, and from the UPDATE's RETURNING the side effect, the end of the attempt and the
+# webhook deliveries are written. SQL text rather than SQLAlchemy Core because Core's compiled
+# cache mismatched the literal parameters of CTEs added to a statement with a CTE referenced
+# several times ("A value is required for bind parameter"); the text is also the exact
+# statement one reads in pg_stat_statements.
+_COMPLETE = sa.text(
+    """
+    WITH done AS (
+        UPDATE tasks SET status = 'COMPLETED', result = :result, finished_at = now(),
+            updated_at = now(), lease_token = NULL, lease_expires_at = NULL,
+            lease_owner = NULL, last_error = NULL, error_type = NULL
+        WHERE id = :task_id AND created_at = :created_at AND lease_token = :token
+            AND status = 'PROCESSING'
+        RETURNING id, created_at, type, status, attempts, result, last_error, error_type,
+            correlation_id, finished_at, tenant, callback_url
+    ), attempt_finished AS (
+        UPDATE task_attempts a SET outcome = 'completed', finished_at = now(),
+            duration_s = extract(epoch FROM now() - a.started_at)
+        FROM done
+        WHERE a.task_id = done.id AND a.task_created_at = done.created_at
+            AND a.outcome = 'running'
+        RETURNING a.attempt
+    ), deliveries AS (
+        INSERT INTO webhook_deliveries (id, task_id, task_created_at, tenant, url, event,
+            payload)
+        SELECT gen_random_uuid(), done.id, done.created_at, done.tenant,
+            coalesce(done.callback_url, w.url), 'task.completed',
+            jsonb_build_object('type', 'task.completed', 'timestamp', now(), 'data',
+                jsonb_build_object('id', done.id::text, 'type', done.type,
+                    'status', done.status, 'attempts', done.attempts, 'result', done.result,
+                    'error', done.last_error, 'error_type', done.error_type,
+                    'correlation_id', done.correlation_id, 'created_at', done.created_at,
+                    'finished_at', done.finished_at))
+        FROM done LEFT JOIN tenant_webhooks w ON w.tenant = coalesce(done.tenant, '')
+        WHERE coalesce(done.callback_url, w.url) IS NOT NULL
+        RETURNING id
     )
-    e = task_effects_table
-    return (
-        sa.insert(e)
-        .from_select(
-            [e.c.task_id, e.c.task_created_at, e.c.attempt, e.c.effect],
-            sa.select(
-                done.c.id,
-                done.c.created_at,
-                sa.bindparam("attempt", type_=sa.Integer),
-                sa.bindparam("effect", type_=JSONB),
-            ),
-        )
-        .returning(e.c.task_id)
-    )
-
-
-# Built once: a worker completes every task it runs (see db/execution.py, _claim_statement).
-_COMPLETE = _complete_statement()
+    INSERT INTO task_effects (task_id, task_created_at, attempt, effect)
+    SELECT done.id, done.created_at, :attempt, :effect FROM done
+    RETURNING task_id
+    """
+).bindparams(
+    sa.bindparam("result", type_=JSONB(none_as_null=True)),
+    sa.bindparam("effect", type_=JSONB),
+    sa.bindparam("task_id", type_=UUID(as_uuid=True)),
+    sa.bindparam("token", type_=UUID(as_uuid=True)),
+)
 
 
 def complete_task(
@@ -66,12 +75,13 @@ def complete_task(
 ) -> bool:
     """Store COMPLETED and the handler's side effect; False when the lease was lost.
 
-    One statement (the side effect is inserted from the UPDATE's RETURNING), so it is atomic
-    on its own and costs one round trip, also outside a transaction.
+    One statement (the side effect, the attempt's end and the webhook deliveries are written
+    from the UPDATE's RETURNING), so it is atomic on its own and costs one round trip, also
+    outside a transaction.
     """
     params = {
-        "b_task_id": claim.task_id,
-        "b_created_at": claim.created_at,
+        "task_id": claim.task_id,
+        "created_at": claim.created_at,
         "token": claim.lease_token,
         "result": result,
         "attempt": claim.attempt,
@@ -109,7 +119,14 @@ def schedule_retry(
         .returning(t.c.status)
     )
     row = conn.execute(stmt).first()
-    return TaskStatus(row.status) if row else None
+    if row is None:
+        return None
+    status = TaskStatus(row.status)
+    outcome = "cancelled" if status is TaskStatus.CANCELLED else "retried"
+    attempts.finish(conn, claim.task_id, outcome, error_type, error)
+    if status is TaskStatus.CANCELLED:
+        webhooks.enqueue_for(conn, [(claim.task_id, claim.created_at)])
+    return status
 
 
 def fail_task(
@@ -146,4 +163,8 @@ def fail_task(
     if row is None:
         return False
     outbox.enqueue(conn, [outbox.dlt_row(dict(row))])
+    # A worker that died with the attempt lost it; any other failure is the handler's.
+    outcome = "lost" if error_type == WORKER_LOST else "failed"
+    attempts.finish(conn, task_id, outcome, error_type, error)
+    webhooks.enqueue_for(conn, [(row["id"], row["created_at"])])
     return True

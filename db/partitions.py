@@ -1,9 +1,10 @@
 """Monthly partitions of `tasks`: create ahead of time (rescuing rows from the default
 partition), list them, and count what the default partition caught.
 
-Tables that hold rows about tasks (`task_effects`) are partitioned the same way, by their task's
-created_at, and every month of `tasks` gets a partition of each of them, created and dropped
-with it; so retention removes a month of tasks and everything about them together.
+Tables that hold rows about tasks (`task_effects`, `task_attempts`) are partitioned the same
+way, by their task's created_at, and every month of `tasks` gets a partition of each of them,
+created and dropped with it; so retention removes a month of tasks and everything about them
+together.
 """
 
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 
 DEFAULT_PARTITION = "tasks_default"
 # Partitioned like `tasks`: table name -> its column holding the task's created_at.
-CHILD_TABLES = {"task_effects": "task_created_at"}
+CHILD_TABLES = {"task_effects": "task_created_at", "task_attempts": "task_created_at"}
 # Maintenance DDL takes strong locks on `tasks`; waiting behind a long query would queue every
 # API request behind the DDL, so it gives up instead and the next beat run tries again.
 MAINTENANCE_LOCK_TIMEOUT = "5s"

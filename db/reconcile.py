@@ -29,16 +29,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from db import epoch, outbox
+from db import attempts, epoch, outbox, webhooks
 from db.cancel import cancelled_values
 from db.models import TaskStatus, outbox_table, tasks_table
-from db.outcomes import fail_task
+from db.outcomes import WORKER_LOST, fail_task
 from db.topics import TASKS_TOPIC
 
 t = tasks_table
 o = outbox_table
 
-WORKER_LOST = "WorkerLostError"
 LOST_ERROR = "the worker running this attempt was lost before it recorded an outcome"
 # The per-task backoff of the last rule doubles up to this many times (2^10 x lost_after_s).
 MAX_BACKOFF_DOUBLINGS = 10
@@ -117,6 +116,9 @@ def _cancel_flagged(conn: sa.Connection, batch: int) -> int:
     rows = list(conn.execute(_locked(cancellable, batch)))
     if rows:
         conn.execute(sa.update(t).where(_keys(rows)).values(**cancelled_values()))
+        for row in rows:
+            attempts.finish(conn, row.id, "lost", WORKER_LOST, LOST_ERROR)
+        webhooks.enqueue_for(conn, [(r.id, r.created_at) for r in rows])
     return len(rows)
 
 
@@ -149,6 +151,8 @@ def _recover_expired(conn: sa.Connection, batch: int, report: ReconcileReport) -
                 error_type=WORKER_LOST,
             )
         )
+        for row in again:
+            attempts.finish(conn, row.id, "lost", WORKER_LOST, LOST_ERROR)
         report.processing_recovered = len(again)
     return again
 

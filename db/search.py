@@ -32,6 +32,10 @@ class TaskFilter:
     payload: dict[str, Any] | None = None
     # Owner of the API key; None means no tenant filter (issue 5 wires the caller's tenant).
     tenant: str | None = None
+    # The dead-letter filters: the latest failure's error type and time (finished_at).
+    error_types: tuple[str, ...] = ()
+    failed_since: datetime | None = None
+    failed_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,12 @@ def search_query(where: TaskFilter, limit: int, after: Cursor | None = None) -> 
         query = query.where(t.c.payload.op("@>")(sa.cast(where.payload, JSONB)))
     if where.tenant is not None:
         query = query.where(t.c.tenant == where.tenant)
+    if where.error_types:
+        query = query.where(t.c.error_type.in_(where.error_types))
+    if where.failed_since is not None:
+        query = query.where(t.c.finished_at >= where.failed_since)
+    if where.failed_until is not None:
+        query = query.where(t.c.finished_at < where.failed_until)
     if after is not None:
         query = query.where(
             sa.tuple_(t.c.created_at, t.c.id) < sa.tuple_(after.created_at, after.id)

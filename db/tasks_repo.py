@@ -26,6 +26,7 @@ class NewTask:
     correlation_id: str | None = None
     tenant: str | None = None
     idempotency_key: str | None = None
+    callback_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ def insert_tasks(conn: sa.Connection, new_tasks: Sequence[NewTask]) -> list[Inse
                 "correlation_id": new.correlation_id,
                 "tenant": new.tenant,
                 "idempotency_key": new.idempotency_key,
+                "callback_url": new.callback_url,
                 # Given explicitly: a multi-row INSERT inside a CTE gets no Python-side
                 # defaults from the model.
                 "redrive_count": 0,
@@ -104,6 +106,7 @@ TASK_COLUMNS = (
     "correlation_id",
     "tenant",
     "idempotency_key",
+    "callback_url",
     "redrive_count",
     "cancel_requested",
     "redispatches",

@@ -31,7 +31,7 @@ app_launch() {
     maintenance)
         # Beat's jobs (reconciler, due scheduled tasks, partitions, key purge) on a lane of
         # their own, so no backlog of tasks, whatever its priority, delays them.
-        cmd=(celery -A celery_tasks.app worker --loglevel=INFO -Q maintenance --concurrency=1
+        cmd=(celery -A celery_tasks.app worker --loglevel=INFO -Q maintenance --concurrency=2
             "--hostname=maintenance@%h")
         extra_env+=("CELERY_TASKS_METRICS_PORT=9104" "LOG_SERVICE=maintenance")
         [[ -n $running ]] || extra_env+=("PROMETHEUS_MULTIPROC_DIR=$(fresh_metrics_dir maintenance)")
@@ -58,11 +58,15 @@ app_launch() {
     fi
     # env puts the venv first on PATH for the daemon only; the caller's other variables
     # (DATABASE_URL and friends) pass through unchanged. The local stack is for development
-    # and fault drills, so the `crash` handler may run here (off by default elsewhere).
+    # and fault drills, so the `crash` handler may run here (off by default elsewhere), and
+    # callbacks may go to receivers on this machine (127.0.0.1; refused by default elsewhere).
     start_daemon "$name" "$pattern" env "PATH=$VENV/bin:$PATH" "VIRTUAL_ENV=$VENV" \
         "PYTHONUNBUFFERED=${PYTHONUNBUFFERED:-1}" \
         "CELERY_TASKS_FAULT_INJECTION=${CELERY_TASKS_FAULT_INJECTION:-1}" \
-        "LOG_FORMAT=${LOG_FORMAT:-json}" "${extra_env[@]}" \
+        "LOG_FORMAT=${LOG_FORMAT:-json}" \
+        "WEBAPP_WEBHOOKS_ALLOW_PRIVATE=${WEBAPP_WEBHOOKS_ALLOW_PRIVATE:-true}" \
+        "RELAY_WEBHOOKS_ALLOW_PRIVATE=${RELAY_WEBHOOKS_ALLOW_PRIVATE:-true}" \
+        "${extra_env[@]}" \
         "${cmd[@]}"
 }
 

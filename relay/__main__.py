@@ -3,6 +3,7 @@ refreshes the queue-health gauges; several may run at once; stops cleanly on SIG
 
 import logging
 
+import httpx
 from confluent_kafka import Producer
 from prometheus_client import start_http_server
 
@@ -13,6 +14,7 @@ from relay.loop import DATABASE_ERRORS, Waker, listen_conninfo, make_step
 from relay.queue_health import QueueHealth
 from relay.relay import Relay
 from relay.settings import RelaySettings
+from relay.webhooks import WebhookSender
 from taskkit.logsetup import configure_logging
 from taskkit.loop import ProcessLoop
 from taskkit.settings import settings_or_exit
@@ -39,6 +41,8 @@ def main() -> None:
     QueueHealth(engine, make_admin(settings.kafka_bootstrap_servers)).start(
         settings.health_interval_s, loop.stop
     )
+    http = httpx.Client(timeout=settings.webhook_timeout_s, follow_redirects=False)
+    WebhookSender(engine, http, settings).start(loop.stop)
     waker = Waker(listen_conninfo(settings.database_url))
 
     def new_producer() -> Producer:
@@ -55,6 +59,7 @@ def main() -> None:
     finally:
         waker.close()
         relay.producer.flush(settings.delivery_timeout_ms / 1000)
+        http.close()
         engine.dispose()
     log.info("outbox relay stopped")
 

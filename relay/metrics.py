@@ -15,6 +15,11 @@ RELAY_PARKED = Counter(
     "Outbox rows set aside because Kafka can never take them (taskctl outbox parked).",
 )
 RELAY_PARKED_ROWS = Gauge("relay_outbox_parked", "Outbox rows parked and waiting for an operator.")
+WEBHOOK_DELIVERIES = Counter(
+    "relay_webhook_deliveries",
+    "Tries of completion webhooks, by outcome (delivered, retried, failed).",
+    ["outcome"],
+)
 RELAY_BACKLOG = Gauge("relay_outbox_backlog", "Outbox rows waiting to be published.")
 RELAY_OLDEST_AGE = Gauge(
     "relay_outbox_oldest_age_seconds", "Age of the oldest outbox row waiting to be published."

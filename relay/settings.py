@@ -27,5 +27,16 @@ class RelaySettings(DatabaseFields, KafkaFields, env_prefix="RELAY_"):
     metrics_address: str = "127.0.0.1"
     # How often the relay refreshes the queue-health gauges (relay/queue_health.py).
     health_interval_s: float = Field(15.0, gt=0)
+    # Completion webhooks (relay/webhooks.py): how many deliveries one try takes, how often
+    # the relay looks for due ones, each request's timeout, the retry backoff, and how long
+    # after the task ended a delivery keeps being retried before it is failed for good.
+    webhook_batch: int = Field(50, gt=0)
+    webhook_poll_interval_s: float = Field(0.5, gt=0)
+    webhook_timeout_s: float = Field(5.0, gt=0)
+    webhook_retry_base_s: float = Field(1.0, gt=0)
+    webhook_retry_max_s: float = Field(300.0, gt=0)
+    webhook_max_age_s: float = Field(86400.0, gt=0)
+    # See WEBAPP_WEBHOOKS_ALLOW_PRIVATE: checked again before every delivery.
+    webhooks_allow_private: bool = False
     # Touched after every step of the loop; a liveness probe checks its age (taskkit/heartbeat.py).
     heartbeat_file: Path | None = None

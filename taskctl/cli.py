@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 import sqlalchemy as sa
+from confluent_kafka import KafkaException
 
 from celery_tasks.catalog import CATALOG
 from db import migrate as db_migrate
@@ -43,7 +44,28 @@ def _wait_for_database(url: str, timeout_s: float) -> None:
         engine.dispose()
 
 
-@click.group()
+class OutageAware(click.Group):
+    """Answers a service that cannot be reached with one line and exit status 1, not a
+    traceback: an operator reads what is down, not where in the code it was noticed."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except sa.exc.OperationalError as err:
+            raise click.ClickException(
+                f"PostgreSQL is unavailable: {_first_line(err.orig)}"
+            ) from None
+        except KafkaException as err:
+            raise click.ClickException(f"Kafka is unavailable: {err}") from None
+        except TimeoutError as err:
+            raise click.ClickException(f"a service did not answer in time: {err}") from None
+
+
+def _first_line(err: object) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+
+
+@click.group(cls=OutageAware)
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Operate the task service: migrations, topics, partitions, tasks."""

@@ -2,7 +2,8 @@
 
 Both select FAILED rows in PostgreSQL by their latest failure (db/failed.py): rows are kept as
 long as their month, longer than the topic may keep a record. `dlt list --topic` reads the
-`tasks-dlt` topic itself instead (the latest record of each task).
+`tasks-dlt` topic itself instead (the latest record of each task). `dlt redrive` is a client of
+the API's re-drives (TASKCTL_API_URL, TASKCTL_API_KEY).
 """
 
 import json
@@ -12,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import click
-import sqlalchemy as sa
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -20,9 +20,12 @@ from rich.table import Table
 from db.engine import make_engine
 from db.failed import FailedFilter, FailedTask, failed_tasks
 from db.ids import parse_task_id
-from db.redrive import redrive_task
+from taskctl import api
 from taskctl.dlt_topic import DltFilter, latest_records, parse_payload_filter, read_dlt
 from taskctl.settings import CliSettings
+
+# How often the progress bar asks the API how far the re-drive got.
+POLL_S = 0.5
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -148,59 +151,81 @@ def list_failed(
 @click.option("--dry-run", is_flag=True, help="Show what would be re-driven; change nothing.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Re-drive at most N.")
 @click.option("--rate", type=click.FloatRange(min=0.01), default=None, help="At most N per second.")
+@click.option("--all-tenants", is_flag=True, help="Every tenant's failed tasks (admin key).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
-def redrive(
+def redrive(  # noqa: PLR0917 - click passes every option positionally by name.
     settings: CliSettings,
     /,
     dry_run: bool,
     limit: int | None,
     rate: float | None,
+    all_tenants: bool,
     yes: bool,
     **filters: Any,
 ) -> None:
-    """Reset matching FAILED tasks to PENDING and publish them again (ids kept)."""
-    candidates = _failed(settings, build_filter(**filters), limit)
+    """Reset matching FAILED tasks to PENDING and publish them again (ids kept).
+
+    Runs as a re-drive of the API (POST /api/redrives) in the background on the maintenance
+    lane, so it survives this command being stopped; the bar follows its progress. Exits 1
+    when not every matched task was re-driven.
+    """
+    wanted = build_filter(**filters)
     if dry_run:
+        candidates = _failed(settings, wanted, limit)
         for task in candidates:
-            click.echo(
-                json.dumps(
-                    {
-                        "would_redrive": str(task.id),
-                        "type": task.type,
-                        "error_type": task.error_type,
-                    }
-                )
-            )
+            line = {"would_redrive": str(task.id), "type": task.type, "error_type": task.error_type}
+            click.echo(json.dumps(line))
         click.echo(f"dry run: {len(candidates)} task(s) would be re-driven; nothing changed")
         return
-    if not candidates:
-        click.echo("nothing to re-drive")
-        return
-    if not yes and not click.confirm(f"re-drive {len(candidates)} task(s)?"):
-        raise click.Abort
-    engine = make_engine(settings.database_url, pool_size=1)
-    try:
-        done = _redrive_all(engine, candidates, rate)
-    finally:
-        engine.dispose()
-    click.echo(f"re-drove {done} task(s)")
+    body: dict[str, Any] = {"filter": _api_filter(wanted), "all_tenants": all_tenants}
+    if limit is not None:
+        body["limit"] = limit
+    if rate is not None:
+        body["rate"] = rate
+    with api.client(settings) as http:
+        preview = api.call(http, "POST", "/api/redrives", json={**body, "dry_run": True})
+        if not preview["matched"]:
+            click.echo("nothing to re-drive")
+            return
+        if not yes and not click.confirm(f"re-drive {preview['matched']} task(s)?"):
+            raise click.Abort
+        started = api.call(http, "POST", "/api/redrives", json=body)
+        final = _follow(http, started)
+    done, matched = final["redriven"], final["matched"]
+    click.echo(f"re-drove {done} task(s) (re-drive {final['id']}, {final['state'].lower()})")
+    if final["state"] != "COMPLETED" or done != matched:
+        raise click.ClickException(
+            f"re-drove {done} of {matched}: {final['skipped']} skipped (no longer FAILED), "
+            f"{final['failed']} failed"
+        )
 
 
-def _redrive_all(engine: sa.Engine, candidates: list[FailedTask], rate: float | None) -> int:
-    interval_s = 1 / rate if rate else 0.0
-    done = 0
-    next_at = time.monotonic()
+def _api_filter(wanted: FailedFilter) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "types": list(wanted.types),
+        "error_types": list(wanted.error_types),
+        "task_ids": [str(i) for i in wanted.task_ids],
+        "payload": wanted.payload,
+    }
+    if wanted.since:
+        found["failed_since"] = wanted.since.isoformat()
+    if wanted.until:
+        found["failed_until"] = wanted.until.isoformat()
+    return {k: v for k, v in found.items() if v}
+
+
+def _follow(http: Any, started: dict[str, Any]) -> dict[str, Any]:
+    """Poll the re-drive until it ends, with a live progress bar."""
+    current = started
     with Progress(transient=True) as progress:
-        bar = progress.add_task("re-driving", total=len(candidates))
-        for task in candidates:
-            if interval_s:
-                time.sleep(max(0.0, next_at - time.monotonic()))
-                next_at = max(next_at, time.monotonic()) + interval_s
-            # One transaction per task: the reset and its outbox row land together, and a run
-            # killed halfway leaves every task either re-driven or still FAILED.
-            with engine.begin() as conn:
-                if redrive_task(conn, task.id) is not None:
-                    done += 1
-            progress.advance(bar)
-    return done
+        bar = progress.add_task("re-driving", total=max(current["matched"], 1))
+        while current["state"] in ("PENDING", "RUNNING"):
+            time.sleep(POLL_S)
+            current = api.call(http, "GET", current["links"]["self"])
+            progress.update(
+                bar,
+                total=max(current["matched"], 1),
+                completed=current["redriven"] + current["skipped"] + current["failed"],
+            )
+    return current

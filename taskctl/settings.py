@@ -3,7 +3,13 @@
 from pydantic import Field
 
 from db.retention import DEFAULT_RETENTION_MONTHS
-from taskkit.settings import DatabaseFields, KafkaFields, LogSettings, log_settings_field
+from taskkit.settings import (
+    LOCAL_API_URL,
+    DatabaseFields,
+    KafkaFields,
+    LogSettings,
+    log_settings_field,
+)
 from webapp.validation import DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_LIMIT, Limits
 
 
@@ -11,6 +17,10 @@ class CliSettings(DatabaseFields, KafkaFields, env_prefix="TASKCTL_"):
     """What the command line connects to; `taskctl submit` checks what the API checks."""
 
     log: LogSettings = log_settings_field()
+    # The API, for the commands that go through it (`dlt redrive`).
+    api_url: str = LOCAL_API_URL
+    api_key: str | None = None
+    api_timeout_s: float = Field(30.0, gt=0)
     default_max_attempts: int = Field(
         DEFAULT_MAX_ATTEMPTS, ge=1, validation_alias="WEBAPP_DEFAULT_MAX_ATTEMPTS"
     )

@@ -9,13 +9,16 @@ from webapp import (
     batch_api,
     cancel_api,
     health,
+    history_api,
     hooks,
     metrics_endpoint,
     openapi,
     problems,
     ratelimit,
+    redrives_api,
     search_api,
     tasks_api,
+    webhooks_api,
 )
 from webapp.routing import TaskIdConverter
 from webapp.services import Services, init_app
@@ -29,6 +32,9 @@ BLUEPRINTS = (
     batch_api.bp,
     cancel_api.bp,
     openapi.bp,
+    history_api.bp,
+    webhooks_api.bp,
+    redrives_api.bp,
 )
 
 

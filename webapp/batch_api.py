@@ -9,6 +9,7 @@ from db.models import tasks_table
 from db.tasks_repo import NewTask
 from webapp import idempotency, metrics
 from webapp.auth import current_tenant
+from webapp.callbacks import check_callbacks
 from webapp.errors import ApiError, ValidationError
 from webapp.services import services
 from webapp.tasks_api import read_json_body
@@ -68,6 +69,7 @@ def submit_batch() -> tuple[Response, int]:
     key = idempotency.key_from_request()
     body = read_json_body()
     new_tasks = _parse_items(body)
+    check_callbacks(new_tasks, allow_private=svc.settings.webhooks_allow_private)
     outcome = idempotency.create_tasks(
         svc.engines.primary,
         new_tasks,

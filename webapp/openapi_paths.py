@@ -37,6 +37,23 @@ def _search_parameters() -> list[dict[str, Any]]:
         query("payload", "A JSON object the payload must contain.", {"type": "string"}),
         query("limit", "Page size.", {"type": "integer", "minimum": 1, "maximum": 500}),
         query("cursor", "The next_cursor of the previous page.", {"type": "string"}),
+        {
+            **query(
+                "error_type",
+                "The latest failure's error type (repeatable), as on the dead-letter topic.",
+                {"type": "array", "items": {"type": "string"}},
+            ),
+            "style": "form",
+            "explode": True,
+        },
+        query(
+            "failed_since",
+            "Finished at or after (RFC 3339).",
+            {"type": "string", "format": "date-time"},
+        ),
+        query(
+            "failed_until", "Finished before (RFC 3339).", {"type": "string", "format": "date-time"}
+        ),
     ]
 
 

@@ -57,6 +57,14 @@ def schemas(settings: WebSettings, task_types: list[str]) -> dict[str, Any]:
                     "description": "RFC 3339 with an offset; a future time makes the task "
                     f"SCHEDULED (at most {settings.max_schedule_ahead_days} days ahead).",
                 },
+                "callback_url": {
+                    "type": "string",
+                    "format": "uri",
+                    "maxLength": 2048,
+                    "description": "http(s) URL the outcome is POSTed to when the task ends, "
+                    "signed (Standard Webhooks); private, loopback and link-local hosts are "
+                    "refused unless the operator allows them.",
+                },
             },
         },
         "SubmittedTask": {
@@ -102,6 +110,7 @@ def schemas(settings: WebSettings, task_types: list[str]) -> dict[str, Any]:
                 "started_at": timestamp,
                 "finished_at": timestamp,
                 "next_attempt_at": timestamp,
+                "callback_url": {"type": ["string", "null"]},
                 "links": ref("Links"),
             },
         },

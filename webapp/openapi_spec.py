@@ -6,6 +6,7 @@ clients, and tests/webapp/test_openapi_fuzz.py holds the running API to it with 
 
 from typing import Any
 
+from webapp.openapi_operator import operator_paths, operator_schemas
 from webapp.openapi_paths import paths
 from webapp.openapi_schemas import schemas
 from webapp.settings import WebSettings
@@ -23,9 +24,9 @@ def build_document(settings: WebSettings, task_types: list[str]) -> dict[str, An
             "`Authorization: Bearer <key>` (`taskctl apikey create`).",
         },
         "servers": [{"url": "/"}],
-        "paths": paths(),
+        "paths": {**paths(), **operator_paths()},
         "components": {
-            "schemas": schemas(settings, task_types),
+            "schemas": {**schemas(settings, task_types), **operator_schemas()},
             "securitySchemes": {
                 "apiKey": {
                     "type": "http",

@@ -16,7 +16,18 @@ MAX_LIMIT = 500
 MAX_TEXT_CHARS = 200
 MAX_PAYLOAD_CHARS = 4096
 PARAMETERS = frozenset(
-    {"status", "type", "created_after", "created_before", "payload", "limit", "cursor"}
+    {
+        "status",
+        "type",
+        "created_after",
+        "created_before",
+        "payload",
+        "limit",
+        "cursor",
+        "error_type",
+        "failed_since",
+        "failed_until",
+    }
 )
 
 
@@ -117,5 +128,16 @@ def parse_search(args: Mapping[str, Sequence[str]], tenant: str | None = None) -
         created_before=created_before,
         payload=_payload(args),
         tenant=tenant,
+        error_types=_error_types(args),
+        failed_since=_timestamp(args, "failed_since"),
+        failed_until=_timestamp(args, "failed_until"),
     )
     return SearchRequest(where, _limit(args), after)
+
+
+def _error_types(args: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
+    values = list(args.get("error_type") or [])
+    for value in values:
+        if not 1 <= len(value) <= MAX_TEXT_CHARS or "\x00" in value:
+            raise _bad("error_type", f"must be 1 to {MAX_TEXT_CHARS} characters")
+    return tuple(dict.fromkeys(values))

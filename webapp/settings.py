@@ -43,6 +43,10 @@ class WebSettings(DatabaseFields, RedisFields, KafkaFields, env_prefix="WEBAPP_"
     idempotency_ttl_s: int = Field(24 * 3600, gt=0)
     max_batch_size: int = Field(1000, gt=0)
     max_schedule_ahead_days: int = Field(MAX_SCHEDULE_AHEAD_DAYS, gt=0)
+    # Callback URLs may name private, loopback and link-local hosts (a development stack whose
+    # receiver runs on 127.0.0.1); off by default, since any client could aim the service at
+    # its neighbours (taskkit/urlsafety.py).
+    webhooks_allow_private: bool = False
     # prometheus_client's multiprocess folder, so /metrics adds up every gunicorn worker.
     multiproc_dir: str | None = Field(None, validation_alias="PROMETHEUS_MULTIPROC_DIR")
 

@@ -4,16 +4,16 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from db.ids import parse_task_id
 from db.tasks_repo import get_task
 from webapp import hooks, idempotency, metrics
 from webapp.auth import current_tenant
+from webapp.callbacks import check_callbacks
 from webapp.errors import (
     ConflictError,
-    NotFoundError,
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
+from webapp.lookup import task_or_404
 from webapp.services import services
 from webapp.validation import parse_json, parse_submission
 from webapp.views import task_view
@@ -62,6 +62,7 @@ def submit_task() -> tuple[Response, int, dict[str, str]]:
     new = parse_submission(
         body, svc.catalog, svc.limits, correlation_id=g.correlation_id, tenant=tenant
     )
+    check_callbacks([new], allow_private=svc.settings.webhooks_allow_private)
     outcome = idempotency.create_tasks(
         svc.engines.primary,
         [new],
@@ -100,17 +101,4 @@ def submit_task() -> tuple[Response, int, dict[str, str]]:
 @bp.get("/<task_id:task_id>")
 def get_task_by_id(task_id: str) -> Response:
     """Return one task; 404 for an unknown or malformed id."""
-    parsed = parse_task_id(task_id)
-    if parsed is None:
-        raise NotFoundError(f"no task with id {task_id[:64]!r}")
-    engines = services().engines
-    row = engines.read(lambda conn: get_task(conn, parsed))
-    if row is None and engines.replica is not None:
-        # Read-your-writes: the replica may not have replayed a task submitted a moment ago.
-        with engines.primary.connect() as conn:
-            row = get_task(conn, parsed)
-    tenant = current_tenant()
-    # Another tenant's task is answered exactly like a missing one, so ids leak nothing.
-    if row is None or (tenant is not None and row.get("tenant") != tenant):
-        raise NotFoundError(f"no task with id {task_id}")
-    return jsonify(task_view(row))
+    return jsonify(task_view(task_or_404(task_id)))

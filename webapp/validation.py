@@ -9,10 +9,11 @@ from typing import Any
 from celery_tasks.catalog import Catalog
 from celery_tasks.errors import InvalidPayloadError
 from db.tasks_repo import NewTask
+from taskkit.urlsafety import url_problem
 from webapp import json_input
 from webapp.errors import BadRequestError, ValidationError
 
-SUBMIT_FIELDS = frozenset({"type", "payload", "priority", "max_attempts", "run_at"})
+SUBMIT_FIELDS = frozenset({"type", "payload", "priority", "max_attempts", "run_at", "callback_url"})
 # run_at more than this far in the past is a client bug (a zero date), not a late schedule.
 MAX_RUN_AT_PAST = timedelta(days=7)
 CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -133,7 +134,21 @@ def parse_submission(
         run_at=parse_run_at(body.get("run_at"), limits.max_schedule_ahead_days),
         correlation_id=correlation_id,
         tenant=tenant,
+        callback_url=parse_callback_url(body.get("callback_url")),
     )
+
+
+def parse_callback_url(value: Any) -> str | None:
+    """The form of a callback URL (where it points is checked by the view, which may resolve
+    the host); None when absent."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError("callback_url must be a string", field="callback_url")
+    problem = url_problem(value)
+    if problem is not None:
+        raise ValidationError(f"callback_url {problem}", field="callback_url")
+    return value
 
 
 def correlation_id_from(header: str | None) -> str:

@@ -24,6 +24,7 @@ PUBLIC_FIELDS = (
     "redrive_count",
     "cancel_requested",
     "tenant",
+    "callback_url",
 )
 
 

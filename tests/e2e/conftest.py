@@ -93,3 +93,24 @@ def wait_for(
             time.sleep(0.25)
     assert not waiting, f"{len(waiting)} tasks not done, e.g. {views[waiting[0]]}"
     return views
+
+
+TASKCTL = str(REPO / ".venv" / "bin" / "taskctl")
+
+
+def taskctl_env() -> dict[str, str]:
+    """The environment of a `taskctl` that talks to the stack's API with the e2e key."""
+    return {**os.environ, "TASKCTL_API_URL": API, "TASKCTL_API_KEY": api_key()}
+
+
+def taskctl(*args: str) -> str:
+    """`taskctl dlt ARGS` against the stack; its standard output."""
+    out = subprocess.run(
+        [TASKCTL, "dlt", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env=taskctl_env(),
+    )
+    return out.stdout

@@ -23,7 +23,7 @@ from celery_tasks.settings import BrokerSettings
 from db.engine import make_engine
 from db.topics import DLT_TOPIC
 from tests.conftest import KAFKA, STACK_DATABASE_URL
-from tests.e2e.conftest import API, REPO, get, stack, submit, wait_for
+from tests.e2e.conftest import API, REPO, get, stack, submit, taskctl, wait_for
 from tests.e2e.drills import (
     MAINTENANCE_METRICS,
     RELAY_METRICS,
@@ -271,12 +271,6 @@ def test_a_scheduled_task_is_dispatched_on_time_behind_twenty_thousand_urgent_ta
     print(f"scheduled task dispatched {dispatched_late.total_seconds():.1f}s after run_at")
 
 
-def run(*args: str) -> str:
-    """`taskctl dlt ARGS`, its standard output."""
-    command = [str(VENV_BIN / "taskctl"), "dlt", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout
-
-
 def _expire_dlt_records() -> None:
     """Delete every record `tasks-dlt` holds now, as its retention would."""
     admin = AdminClient({"bootstrap.servers": KAFKA})
@@ -294,24 +288,24 @@ def test_failed_tasks_are_listed_and_redriven_from_postgresql_after_their_record
     payload = {"times": 10, "permanent_after_redrive": True, "batch": batch}
     task = submit(http, {"type": "fail", "payload": payload, "max_attempts": 1})
     assert wait_for(http, [task["id"]], timeout_s=60)[task["id"]]["error_type"] == "RetryableError"
-    assert "re-drove 1 task(s)" in run("redrive", "--payload", f"batch={batch}", "--yes")
+    assert "re-drove 1 task(s)" in taskctl("redrive", "--payload", f"batch={batch}", "--yes")
     view = wait_for(
         http, [task["id"]], done=lambda t: t["status"] == "FAILED" and t["redrive_count"] == 1
     )[task["id"]]
     assert view["error_type"] == "PermanentError"
     # Expire every record of the topic, as retention would.
     _expire_dlt_records()
-    topic_json = run("list", "--topic", "--json", "--payload", f"batch={batch}")
+    topic_json = taskctl("list", "--topic", "--json", "--payload", f"batch={batch}")
     assert topic_json.strip() == ""
     current = [
         json.loads(line)
-        for line in run("list", "--json", "--payload", f"batch={batch}").splitlines()
+        for line in taskctl("list", "--json", "--payload", f"batch={batch}").splitlines()
     ]
     assert [r["id"] for r in current] == [task["id"]]
     # Only the latest failure counts: the earlier RetryableError no longer matches.
     filters = ("--payload", f"batch={batch}")
-    assert run("list", "--json", "--error-type", "RetryableError", *filters) == ""
-    matched = run("redrive", "--error-type", "PermanentError", *filters, "--dry-run")
+    assert taskctl("list", "--json", "--error-type", "RetryableError", *filters) == ""
+    matched = taskctl("redrive", "--error-type", "PermanentError", *filters, "--dry-run")
     assert "1 task(s) would be re-driven" in matched
 
 

@@ -35,6 +35,7 @@ SUBMITTING_MODULES = frozenset(
         "test_idempotency",
         "test_json_body",
         "test_openapi_fuzz",
+        "test_operator_api",
         "test_ratelimit",
     }
 )
