@@ -13,6 +13,8 @@ FOLLOW ?=
 
 .PHONY: up infra down status logs venv test lint fmt bench bench-recovery bench-pg
 
+# make up WORKERS=2 BRIDGES=2 RELAYS=2 API_WORKERS=4 (default 1 1 1 2): make passes the counts
+# to ops/stack.sh in the environment; later starts keep them until make down.
 up:
 	$(STACK) up
 

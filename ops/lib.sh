@@ -1,6 +1,8 @@
 # shellcheck shell=bash
-# Helpers for ops/stack.sh: messages, ports, pid files and detached daemons.
-# Sourced, never run; the caller has set -euo pipefail and defines REPO, RUN_DIR and LOG_DIR.
+# Helpers for ops/stack.sh and ops/stack_run.sh: messages, ports, processes marked by their
+# environment, pid files and detached daemons.
+# Sourced, never run; the caller has set -euo pipefail and defines REPO, STACK_DIR, RUN_DIR and
+# LOG_DIR.
 
 log() { printf '[stack] %s\n' "$*"; }
 warn() { printf '[stack] warning: %s\n' "$*" >&2; }
@@ -104,6 +106,50 @@ close_extra_fds() {
         if ((fd > 2 && fd != 255)); then
             eval "exec $fd>&-" 2>/dev/null || true
         fi
+    done
+}
+
+# --- marked processes ------------------------------------------------------------------------
+
+# The environment entry every process of one application instance inherits (ops/stack_run.sh
+# sets it), so its leftovers are found whatever became of their parent or process group.
+stack_marker() { printf 'TASKSTACK_PROCESS=%s/%s\n' "$STACK_DIR" "$1"; }
+
+# marked_pids -x|-F ENTRY: live processes whose environment holds ENTRY whole (-x) or holds an
+# entry containing it (-F). Zombies have an empty environment and are never listed.
+marked_pids() {
+    local mode=$1 entry=$2 file pid
+    local -a how=(-lzF)
+    [[ $mode != -x ]] || how=(-lzxF)
+    while IFS= read -r file; do
+        pid=${file#/proc/}
+        pid=${pid%/environ}
+        [[ $pid == "$$" || $pid == "$BASHPID" ]] || printf '%s\n' "$pid"
+    done < <(grep "${how[@]}" -e "$entry" /proc/[0-9]*/environ 2>/dev/null || true)
+}
+
+# stop_marked LABEL -x|-F ENTRY TIMEOUT_S: SIGTERM to every process marked ENTRY, SIGKILL to
+# those still there after TIMEOUT_S; returns once they are gone.
+stop_marked() {
+    local label=$1 mode=$2 entry=$3 timeout_s=$4 pids deadline
+    pids=$(marked_pids "$mode" "$entry")
+    [[ -n $pids ]] || return 0
+    log "stopping leftover processes of $label: ${pids//$'\n'/ }"
+    # shellcheck disable=SC2086 # one pid per word
+    kill -TERM $pids 2>/dev/null || true
+    deadline=$((SECONDS + timeout_s))
+    while [[ -n $(marked_pids "$mode" "$entry") ]] && ((SECONDS < deadline)); do
+        sleep 0.2
+    done
+    pids=$(marked_pids "$mode" "$entry")
+    [[ -n $pids ]] || return 0
+    warn "$label: processes still running after ${timeout_s}s, sending SIGKILL"
+    # shellcheck disable=SC2086 # one pid per word
+    kill -KILL $pids 2>/dev/null || true
+    deadline=$((SECONDS + 10))
+    while [[ -n $(marked_pids "$mode" "$entry") ]]; do
+        ((SECONDS < deadline)) || die "$label: processes survived SIGKILL"
+        sleep 0.2
     done
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole task service on this machine without Docker: PostgreSQL, Redis and Kafka as
-# plain daemons, then the API, outbox relay, Kafka bridge, Celery worker, beat and Flower.
+# plain daemons, then the API, outbox relays, Kafka bridges, Celery workers, beat, Flower and
+# Prometheus under supervisord, which restarts any of them that crashes.
 # Everything lives under .stack/ (data, pid files, logs); every subcommand is safe to repeat.
 #
 #   ops/stack.sh up | infra | down | status | venv
@@ -8,7 +9,9 @@
 #   ops/stack.sh start|stop|restart NAME
 #
 # NAME is one of: postgres replica redis kafka api relay bridge worker maintenance beat flower
-# prometheus.
+# prometheus (every instance of it), or one instance such as worker-2. `up` and `start` take the
+# counts WORKERS BRIDGES RELAYS API_WORKERS (default 1 1 1 2) from the environment, else keep
+# those of the last start; `down` forgets them.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -27,21 +30,17 @@ INFRA=(postgres replica redis kafka)
 APPS=(api relay bridge worker maintenance beat flower prometheus)
 
 usage() {
-    sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
-# Port a component listens on, "-" for those that have none the script waits for.
+# Port an infrastructure daemon listens on (ops/stack_apps.sh has the applications').
 component_port() {
     case $1 in
     postgres) echo 5432 ;;
     replica) echo 5433 ;;
     redis) echo 6379 ;;
     kafka) echo 9092 ;;
-    api) echo 8080 ;;
-    flower) echo 5555 ;;
-    prometheus) echo 9090 ;;
-    *) echo - ;;
     esac
 }
 
@@ -50,23 +49,19 @@ component_pattern() {
     case $1 in
     redis) echo redis-server ;;
     kafka) echo kafka.Kafka ;;
-    api) echo gunicorn ;;
-    relay) echo "-m relay" ;;
-    bridge) echo "-m bridge" ;;
-    worker | beat | flower) echo "celery_tasks.app $1" ;;
-    maintenance) echo "--hostname=maintenance@" ;;
-    prometheus) echo "prometheus --config.file" ;;
     *) return 1 ;;
     esac
 }
 
-is_component() {
+is_infra() {
     local c
-    for c in "${INFRA[@]}" "${APPS[@]}"; do
+    for c in "${INFRA[@]}"; do
         [[ $c == "$1" ]] && return 0
     done
     return 1
 }
+
+is_component() { is_infra "$1" || is_app_instance "$1"; }
 
 # --- (a) Debian packages ---------------------------------------------------------------------
 
@@ -203,38 +198,30 @@ Local stack is up.
   API key      $dev_key  (tenant dev; also in .stack/dev-api-key)
   Flower       http://127.0.0.1:5555  (user:password $(flower_credentials))
   Prometheus   http://127.0.0.1:9090  (metrics: relay 9101, bridge 9102, worker 9103, maintenance 9104)
+  Instances    WORKERS=${SCALE[WORKERS]} BRIDGES=${SCALE[BRIDGES]} RELAYS=${SCALE[RELAYS]} API_WORKERS=${SCALE[API_WORKERS]}  (each instance's metrics port: make status)
   PostgreSQL   postgresql://tasks:tasks@127.0.0.1:5432/tasks
   Replica      postgresql://tasks:tasks@127.0.0.1:5433/tasks  (streaming, read-only)
   Redis        redis://127.0.0.1:6379  (Celery broker on db 1)
   Kafka        127.0.0.1:9092
-  Logs         $LOG_DIR  (ops/stack.sh logs [-f] [NAME])
+  Logs         $LOG_DIR  (ops/stack.sh logs [-f] [NAME]; supervisorctl -c .stack/supervisord.conf)
 
 EOF
     cmd_status
 }
 
 cmd_down() {
-    local name pids=() pid rc=0
     prepare_dirs
-    # App processes stop in parallel: their 15 s grace periods overlap instead of adding up.
-    for name in "${APPS[@]}"; do
-        app_stop "$name" &
-        pids+=($!)
-    done
-    for pid in "${pids[@]}"; do
-        wait "$pid" || rc=1
-    done
+    apps_down
     kafka_stop
     redis_stop
     replica_stop
     pg_stop
-    ((rc == 0)) || die "some app processes did not stop cleanly"
     log "stack is down"
 }
 
 cmd_status() {
-    local name pid state port
-    for name in "${INFRA[@]}" "${APPS[@]}"; do
+    local name pid state
+    for name in "${INFRA[@]}"; do
         if [[ $name == postgres ]]; then
             pid=$(pg_pid) || pid=
         elif [[ $name == replica ]]; then
@@ -244,9 +231,13 @@ cmd_status() {
         fi
         state=running
         [[ -n $pid ]] || state=stopped
-        port=$(component_port "$name")
-        printf '%-12s %-8s pid=%-8s port=%s\n' "$name" "$state" "${pid:--}" "$port"
+        printf '%-12s %-8s pid=%-8s port=%s\n' "$name" "$state" "${pid:--}" "$(component_port "$name")"
     done
+    pid=$(daemon_pid supervisord "$SUPERVISORD_PATTERN") || pid=
+    state=running
+    [[ -n $pid ]] || state=stopped
+    printf '%-12s %-8s pid=%-8s port=-\n' supervisord "$state" "${pid:--}"
+    apps_status
 }
 
 cmd_logs() {
@@ -257,7 +248,14 @@ cmd_logs() {
         -f | --follow) follow=(-f) ;;
         *)
             is_component "$arg" || die "unknown component '$arg'"
-            files+=("$LOG_DIR/$arg.log")
+            if is_infra "$arg" || [[ $arg != "$(instance_component "$arg")" ]]; then
+                files+=("$LOG_DIR/$arg.log")
+            else
+                # A component's logs are those of every instance: NAME.log, NAME-2.log...
+                shopt -s nullglob
+                files+=("$LOG_DIR/$arg.log" "$LOG_DIR/$arg"-[0-9]*.log)
+                shopt -u nullglob
+            fi
             ;;
         esac
     done
@@ -290,7 +288,7 @@ cmd_stop() {
     replica) replica_stop ;;
     redis) redis_stop ;;
     kafka) kafka_stop ;;
-    *) app_stop "$1" ;;
+    *) apps_stop "$1" ;;
     esac
 }
 

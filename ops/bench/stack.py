@@ -26,7 +26,8 @@ REQUIRED = (
     "kafka",
 )
 # Prometheus scrapes on a timer, whatever the load, so its cost is not a cost per task.
-NOT_PER_TASK = ("prometheus",)
+# supervisord's tree holds every application process, which the table counts one by one.
+NOT_PER_TASK = ("prometheus", "supervisord")
 DUPLICATES = "task_duplicate_deliveries_total"
 RETRIES = "task_retry_count_total"
 

@@ -1,7 +1,11 @@
-"""Helpers of the fault and load drills: metrics, bulk submission, the task rows they made."""
+"""Helpers of the fault and load drills: metrics, bulk submission, the task rows they made, and
+the stack's supervisord (its instances, their pids, the counts they run at)."""
 
+import os
+import subprocess
 import time
 import uuid
+import xmlrpc.client
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -10,8 +14,9 @@ import requests
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
+from supervisor.xmlrpc import SupervisorTransport
 
-from tests.e2e.conftest import API, auth_headers, stack
+from tests.e2e.conftest import API, REPO, auth_headers, stack
 
 WORKER_METRICS = "http://127.0.0.1:9103/metrics"
 RELAY_METRICS = "http://127.0.0.1:9101/metrics"
@@ -108,3 +113,53 @@ def stopped(*components: str) -> Iterator[None]:
     finally:
         for name in components:
             stack("start", name)
+
+
+def process_info(name: str) -> tuple[str, int]:
+    """The supervisord state (RUNNING, STARTING...) and pid (0 when none) of instance `name`."""
+    socket = REPO / ".stack" / "run" / "supervisor.sock"
+    transport = SupervisorTransport(None, None, f"unix://{socket}")
+    with xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport) as proxy:
+        info = proxy.supervisor.getProcessInfo(name)
+    return str(info["statename"]), int(info["pid"])
+
+
+def running_pid(name: str, timeout_s: float = 30) -> int:
+    """The pid of instance `name` once supervisord reports it RUNNING."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        state, pid = process_info(name)
+        if state == "RUNNING":
+            return pid
+        assert time.monotonic() < deadline, f"{name} is {state}, not RUNNING"
+        time.sleep(0.1)
+
+
+SCALE_FILE = REPO / ".stack" / "run" / "scale"
+
+
+def stack_scale() -> dict[str, str]:
+    """The counts the stack runs at (WORKERS, BRIDGES...), as `ops/stack.sh` saved them."""
+    lines = SCALE_FILE.read_text().splitlines() if SCALE_FILE.exists() else []
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+def stack_with(*args: str, **counts: str) -> None:
+    """Run `ops/stack.sh ARGS` with counts such as WORKERS="2" in its environment."""
+    subprocess.run(
+        [str(REPO / "ops" / "stack.sh"), *args],
+        env={**os.environ, **counts},
+        check=True,
+        timeout=300,
+    )
+
+
+def scrape(url: str, name: str, timeout_s: float = 30, **labels: str) -> float:
+    """metric_total, retried while the endpoint does not answer (an instance restarting)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return metric_total(url, name, **labels)
+        except requests.ConnectionError:
+            assert time.monotonic() < deadline, f"{url} did not answer within {timeout_s}s"
+            time.sleep(0.2)

@@ -108,7 +108,8 @@ def test_a_whole_worker_killed_on_another_host_has_its_tasks_rerun_within_the_le
 ):
     node = f"drill-{uuid.uuid4().hex[:6]}"
     with stopped("worker"):
-        drill = _drill_worker(node, 9111)
+        # Beyond the ports of the stack's instances (relay-2 serves 9111).
+        drill = _drill_worker(node, 9190)
         try:
             ids = [
                 submit(http, {"type": "sleep", "payload": {"seconds": 2}})["id"] for _ in range(4)
