@@ -104,7 +104,7 @@ ensure_debian_packages() {
 venv_fingerprint() {
     (
         cd "$REPO"
-        sha256sum requirements/base.txt requirements/dev.txt pyproject.toml
+        sha256sum requirements/base.txt requirements/dev.txt pyproject.toml client/pyproject.toml
         shopt -s nullglob
         printf '%s\n' ./*/__init__.py
     ) | sha256sum | cut -d' ' -f1
@@ -128,6 +128,10 @@ ensure_venv() {
         cd "$REPO"
         "$VENV/bin/python" -m pip install -q -r requirements/base.txt -r requirements/dev.txt
         "$VENV/bin/python" -m pip install -q -e . --no-deps
+        # The Python client is a distribution of its own (client/pyproject.toml); its tests
+        # import it from this venv. httpx, its one dependency, is pinned in base.txt (the
+        # relay posts webhooks with it).
+        "$VENV/bin/python" -m pip install -q -e ./client --no-deps
     )
     printf '%s\n' "$want" >"$stamp"
 }

@@ -240,7 +240,7 @@ def operator_schemas() -> dict[str, Any]:
                 "skipped": {"type": "integer"},
                 "failed": {"type": "integer"},
                 "pending": {"type": "integer"},
-                "filter": {"type": "object"},
+                "filter": ref("RedriveFilter"),
                 "rate": {"type": ["number", "null"]},
                 "limit": {"type": ["integer", "null"]},
                 "tenant": text,
