@@ -15,6 +15,7 @@ from celery_tasks.names import (
     RECONCILE_TASK,
     REDRIVE_TASK,
 )
+from celery_tasks.orphans import restore_orphans
 from celery_tasks.redrive_job import register_redrive
 from celery_tasks.runtime import WorkerResources
 from celery_tasks.scheduling import register_scheduling
@@ -55,6 +56,15 @@ def register_beat(app: Celery, resources: WorkerResources) -> None:
             report.add(run)
             if not run.saturated(settings.reconcile_batch):
                 break
+        # Messages a dead node had received and not started would otherwise wait for the
+        # broker's visibility timeout (an hour).
+        restored = restore_orphans(
+            app,
+            resources.engine,
+            after_s=settings.reconcile_orphan_after_s,
+            limit=settings.reconcile_batch,
+        )
+        report.orphans_restored += restored
         # Re-drives waiting to start, or whose job died with its worker, run (again) now.
         with resources.engine.begin() as conn:
             waiting = redrives.to_run(conn, stale_after_s=REDRIVE_STALE_S)

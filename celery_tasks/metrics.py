@@ -19,6 +19,10 @@ TASK_STALE_ATTEMPTS = Counter(
     "task_stale_attempts", "Attempts whose final write was fenced out by a newer attempt."
 )
 DLT_PUBLISHES = Counter("task_dlt_records", "Dead-letter records queued in the outbox.", ["type"])
+ORPHANS_RESTORED = Counter(
+    "reconcile_orphans_restored",
+    "Execute messages a gone worker had received and never claimed, put back on their queue.",
+)
 MAINTENANCE_RUNS = Counter(
     "maintenance_runs", "Runs of beat's jobs on the maintenance lane, by task.", ["task"]
 )

@@ -48,6 +48,9 @@ class WorkerSettings(DatabaseFields, RedisFields, env_prefix="CELERY_TASKS_"):
     # visibility timeout, after which Redis itself restores a dead worker's messages), and
     # each later time after twice as long: db/reconcile.py says why.
     reconcile_lost_after_s: float = Field(3900.0, gt=0)
+    # An execute message a worker took from Redis and has not claimed for this long belongs
+    # to a worker that is gone, and goes back to its queue (celery_tasks/orphans.py).
+    reconcile_orphan_after_s: float = Field(30.0, gt=0)
     reconcile_batch: int = Field(500, gt=0)
     reconcile_max_batches: int = Field(20, gt=0)
     partitions_ahead_months: int = Field(3, ge=0, validation_alias="CELERY_TASKS_PARTITIONS_AHEAD")

@@ -23,6 +23,7 @@ the history. Rows are locked `FOR UPDATE SKIP LOCKED` and updated so they no lon
 makes concurrent reconcilers on several machines safe.
 """
 
+import uuid
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,7 @@ import sqlalchemy as sa
 
 from db import attempts, epoch, outbox, webhooks
 from db.cancel import cancelled_values
+from db.ids import created_at_of
 from db.models import TaskStatus, outbox_table, tasks_table
 from db.outcomes import WORKER_LOST, fail_task
 from db.topics import TASKS_TOPIC
@@ -54,6 +56,8 @@ class ReconcileReport:
     lost_redispatched: int = 0
     pending_redispatched: int = 0
     retrying_redispatched: int = 0
+    # Counted by the caller (celery_tasks/orphans.py), which works on the broker.
+    orphans_restored: int = 0
     broker_lost: bool = False
 
     def saturated(self, batch: int) -> bool:
@@ -226,3 +230,24 @@ def reconcile(
     redispatch += stale_pending + stale_retrying
     outbox.enqueue(conn, [_redispatch_row(r) for r in redispatch])
     return report
+
+
+def unclaimed(conn: sa.Connection, task_ids: list[uuid.UUID], after_s: float) -> list[uuid.UUID]:
+    """Of `task_ids`, the tasks still waiting for a claim: PENDING, or RETRYING and due for
+    `after_s` (celery_tasks/orphans.py: their messages were held by a worker that is gone)."""
+    if not task_ids:
+        return []
+    due_before = sa.func.now() - sa.func.make_interval(0, 0, 0, 0, 0, 0, after_s)
+    rows = conn.execute(
+        sa.select(t.c.id).where(
+            sa.tuple_(t.c.id, t.c.created_at).in_([(i, created_at_of(i)) for i in task_ids]),
+            sa.or_(
+                t.c.status == TaskStatus.PENDING.value,
+                sa.and_(
+                    t.c.status == TaskStatus.RETRYING.value,
+                    sa.func.coalesce(t.c.next_attempt_at, t.c.updated_at) < due_before,
+                ),
+            ),
+        )
+    )
+    return [row.id for row in rows]
