@@ -12,7 +12,7 @@ from celery import Celery
 from celery_tasks import metrics
 from celery_tasks.names import MAINTENANCE_QUEUE, REDRIVE_TASK
 from celery_tasks.runtime import WorkerResources
-from db import redrives
+from db import redrive_runs, redrives
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def register_redrive(app: Celery, resources: WorkerResources) -> None:
                         return state
                     # At a rate, one second's worth per chunk; the pause below spreads them.
                     size = max(1, int(current.rate)) if current.rate else DEFAULT_CHUNK
-                    after = redrives.run_chunk(conn, current.id, size)
+                    after = redrive_runs.run_chunk(conn, current.id, size)
             except (sa.exc.OperationalError, sa.exc.InterfaceError):
                 # The database is away: the reconciler runs this re-drive again once it is
                 # back and the re-drive has been quiet for a while.

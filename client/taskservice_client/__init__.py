@@ -25,16 +25,18 @@ from taskservice_client.errors import (
     WaitTimeout,
 )
 from taskservice_client.models import (
-    Attempt,
-    Redrive,
-    RedriveFilter,
-    RedriveState,
     SubmittedTask,
     Task,
     TaskPage,
     TaskRef,
     TaskSpec,
     TaskStatus,
+)
+from taskservice_client.operator_models import (
+    Attempt,
+    Redrive,
+    RedriveFilter,
+    RedriveState,
 )
 from taskservice_client.retry import RetryPolicy
 from taskservice_client.version import __version__

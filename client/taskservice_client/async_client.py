@@ -10,15 +10,17 @@ from typing import Any, Self, TypeVar, Unpack
 
 import httpx
 
-from taskservice_client import calls, errors
+from taskservice_client import calls, errors, protocol
 from taskservice_client.models import (
-    Attempt,
-    Redrive,
     SubmittedTask,
     Task,
     TaskPage,
     TaskRef,
     TaskSpec,
+)
+from taskservice_client.operator_models import (
+    Attempt,
+    Redrive,
 )
 from taskservice_client.retry import RetryPolicy
 
@@ -50,7 +52,7 @@ class AsyncClient:
     ) -> None:
         self.retry = RetryPolicy(max_retries, backoff_s, max_backoff_s, max_retry_after_s)
         self._http = httpx.AsyncClient(
-            transport=transport, **calls.http_options(base_url, api_key, timeout_s)
+            transport=transport, **protocol.http_options(base_url, api_key, timeout_s)
         )
         self._sleep = sleep
         self._clock = clock
@@ -70,11 +72,11 @@ class AsyncClient:
         """Close the connections."""
         await self._http.aclose()
 
-    async def _send(self, call: calls.Call[T]) -> T:
+    async def _send(self, call: protocol.Call[T]) -> T:
         retry = 0
         while True:
             try:
-                response = await self._http.send(calls.build_request(self._http, call))
+                response = await self._http.send(protocol.build_request(self._http, call))
             except httpx.TransportError as err:
                 delay = self.retry.after_error(err, retry, replay_safe=call.replay_safe)
                 if delay is None:
@@ -83,7 +85,7 @@ class AsyncClient:
             else:
                 delay = self.retry.after_response(response, retry)
                 if delay is None:
-                    return calls.finish(call, response)
+                    return protocol.finish(call, response)
                 reason = str(response.status_code)
             log.info("%s %s: %s; retry in %.2f s", call.method, call.path, reason, delay)
             await self._sleep(delay)
@@ -97,9 +99,9 @@ class AsyncClient:
             current = await fetch()
             if current.done:
                 return current
-            pause = calls.poll_pause_s(deadline, self._clock(), poll_interval_s)
+            pause = protocol.poll_pause_s(deadline, self._clock(), poll_interval_s)
             if pause is None:
-                raise calls.wait_timeout(current, timeout_s)
+                raise protocol.wait_timeout(current, timeout_s)
             await self._sleep(pause)
 
     async def submit(

@@ -3,7 +3,12 @@
 from collections.abc import Mapping
 from typing import Any
 
-from taskservice_client.models import Redrive, Task
+from taskservice_client.models import (
+    Task,
+)
+from taskservice_client.operator_models import (
+    Redrive,
+)
 
 
 class TaskServiceError(Exception):

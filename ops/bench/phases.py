@@ -1,4 +1,4 @@
-"""The bench's phases, in order: the baselines, then the project's workloads on the stack.
+"""The project's phases of a bench run, on the stack (the baselines are baselines.py).
 
 Each phase's tasks carry a correlation id of their own. The phases that need the API alone stop
 the relay, the bridge and the worker and always start them again, then wait until the stack
@@ -7,151 +7,20 @@ has drained what they submitted.
 
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 
-import baseline_celery
-import baseline_kafka
 import baseline_pg
 import procstat
 import workloads
-from baseline_celery import RawDrain
-from baseline_kafka import KafkaRates
-from gate import GateResult, check
-from load import LoopResult
-from stack import DUPLICATES, RETRIES, CounterDeltas, Stack
-from workloads import Api, Submissions, TaskRow
+from gate import check
+from plan import API_THREADS, BATCH_SIZE, BATCH_THREADS, LOW_RATE_PER_S, Config, Results, timed
+from stack import DUPLICATES, RETRIES, CounterDeltas
+from workloads import Submissions, TaskRow
 
-T = TypeVar("T")
-# The components the phases of "the API alone" stop; beat keeps running as in production.
 CONSUMERS = ("relay", "bridge", "worker")
-LOW_RATE_PER_S = 20.0
-API_THREADS = 8
-BATCH_THREADS = 4
-BATCH_SIZE = 100
-
-
-@dataclass(frozen=True)
-class Sizes:
-    """How much each phase does; --quick and the size options set them."""
-
-    drain_tasks: int
-    raw_tasks: int
-    latency_s: float
-    half_max_tasks: int
-    phase_s: float
-    single_max: int
-    batch_max: int
-    kafka_records: int
-    concurrency: int
-
-
-@dataclass(frozen=True)
-class Config:
-    """Where everything is and how much to do."""
-
-    stack: Stack
-    api: Api
-    database_url: str
-    broker_url: str
-    raw_broker_db: int
-    kafka: str
-    sizes: Sizes
-    run_id: str
-    log_dir: Path
-    say: Callable[[str], None]
-
-
-@dataclass
-class Results:
-    """Everything the phases measured, for the report."""
-
-    raw_drain: RawDrain | None = None
-    raw_pool: int = 0
-    raw_cpu_ms: dict[str, float] = field(default_factory=dict)
-    raw_latency_ms: list[float] = field(default_factory=list)
-    pg_single: LoopResult | None = None
-    pg_batch: LoopResult | None = None
-    kafka: KafkaRates | None = None
-    stack_pool: int = 0
-    drain: Submissions | None = None
-    drain_rate: float = 0.0
-    drain_span_s: float = 0.0
-    drain_cpu_ms: dict[str, float] = field(default_factory=dict)
-    low: Submissions | None = None
-    low_ms: tuple[list[float], list[float]] = field(default_factory=lambda: ([], []))
-    single_idle: Submissions | None = None
-    batch: Submissions | None = None
-    single_draining: Submissions | None = None
-    half: Submissions | None = None
-    half_rate_asked: float = 0.0
-    half_ms: tuple[list[float], list[float]] = field(default_factory=lambda: ([], []))
-    flower_rss_mib: dict[str, float] = field(default_factory=dict)
-    counters: dict[str, float] = field(default_factory=dict)
-    gate: GateResult | None = None
-    timings_s: dict[str, float] = field(default_factory=dict)
-
-
-def _timed(results: Results, name: str, run: Callable[[], T]) -> T:
-    started = time.monotonic()
-    try:
-        return run()
-    finally:
-        results.timings_s[name] = round(time.monotonic() - started, 2)
-
-
-def run_baselines(config: Config, results: Results, redis_pid: int) -> None:
-    """(a) raw Celery, (b) and (c) bare psycopg, (d) raw Kafka."""
-    sizes, say = config.sizes, config.say
-    url = baseline_celery.raw_broker_url(config.broker_url, config.raw_broker_db)
-    say(f"baseline: raw Celery, {sizes.raw_tasks} no-op tasks, concurrency {sizes.concurrency}")
-    with baseline_celery.raw_worker(
-        url, sizes.concurrency, config.log_dir / "raw-celery-worker.log"
-    ) as worker:
-        results.raw_pool = baseline_celery.pool_size(worker)
-        roots = baseline_celery.cpu_roots(worker, redis_pid)
-        before = procstat.cpu_ms(roots)
-        raw = _timed(
-            results, "raw_drain", lambda: baseline_celery.drain(worker, sizes.raw_tasks, 300)
-        )
-        results.raw_cpu_ms = procstat.delta(before, procstat.cpu_ms(roots))
-        results.raw_cpu_ms["sender"] = raw.producer_cpu_ms
-        results.raw_drain = raw
-        count = max(int(LOW_RATE_PER_S * sizes.latency_s), 2)
-        results.raw_latency_ms = _timed(
-            results,
-            "raw_latency",
-            lambda: baseline_celery.latency(worker, LOW_RATE_PER_S, count, 60),
-        )
-    say(f"baseline: bare psycopg in {baseline_pg.BASE_DATABASE}")
-    with baseline_pg.throwaway_database(config.database_url) as base_url:
-        results.pg_single = _timed(
-            results,
-            "pg_single",
-            lambda: baseline_pg.api_transactions(
-                base_url, threads=API_THREADS, duration_s=sizes.phase_s, max_tx=10**9
-            ),
-        )
-        results.pg_batch = _timed(
-            results,
-            "pg_batch",
-            lambda: baseline_pg.multirow_inserts(
-                base_url,
-                threads=BATCH_THREADS,
-                batch=BATCH_SIZE,
-                duration_s=sizes.phase_s,
-                max_batches=10**9,
-            ),
-        )
-    say(f"baseline: raw Kafka, {sizes.kafka_records} records on a 32-partition topic")
-    results.kafka = _timed(
-        results, "kafka", lambda: baseline_kafka.rates(config.kafka, sizes.kafka_records)
-    )
 
 
 class _Project:
@@ -299,10 +168,10 @@ def run_project(config: Config, results: Results, pids: dict[str, int]) -> None:
         project.counters.resume()
         results.stack_pool = procstat.tree_size(pids["worker"]) - 1
         project.drain(pids)
-        _timed(results, "low_rate", project.low_rate)
-        _timed(results, "api_alone", project.api_alone)
-        _timed(results, "while_draining", project.while_draining)
-        _timed(results, "half_max", project.half_max)
+        timed(results, "low_rate", project.low_rate)
+        timed(results, "api_alone", project.api_alone)
+        timed(results, "while_draining", project.while_draining)
+        timed(results, "half_max", project.half_max)
         project.counters.pause()
         # The API-alone phases restarted the worker; Flower kept running.
         results.flower_rss_mib["after"] = procstat.rss_mib(pids["flower"])

@@ -20,9 +20,10 @@ from typing import Any
 
 import click
 
+import baselines
 import phases
 import summary
-from phases import Config, Results, Sizes
+from plan import Config, Results, Sizes
 from stack import REQUIRED, Stack, ensure_api_key
 from workloads import Api
 
@@ -155,7 +156,7 @@ def main(  # noqa: PLR0917 - click passes every option by name.
         say=lambda line: click.echo(f"[bench] {line}", err=True),
     )
     results = Results()
-    phases.run_baselines(config, results, pids["redis"])
+    baselines.run_baselines(config, results, pids["redis"])
     phases.run_project(config, results, pids)
     report = summary.build(results)
     mode = "quick" if quick else "full"

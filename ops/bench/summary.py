@@ -3,7 +3,7 @@ issue 12 (the bench reports targets; only the correctness gate fails a run)."""
 
 from typing import TypeVar
 
-from phases import LOW_RATE_PER_S, Results
+from plan import LOW_RATE_PER_S, Results
 from report import Report, Target, percentiles
 
 BASE = "baselines"

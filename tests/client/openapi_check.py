@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from taskservice_client import calls, models
+from taskservice_client import calls, parsing
 from taskservice_client.calls import Endpoint
 
 JsonSchema = dict[str, Any]
@@ -81,7 +81,7 @@ def member(doc: dict[str, Any], schema: JsonSchema, *steps: str) -> JsonSchema:
 def missing_members(doc: dict[str, Any], schema: JsonSchema, model: type) -> list[str]:
     """The members a client dataclass reads that the schema does not declare."""
     properties = resolve(doc, schema).get("properties", {})
-    return [name for name in models.json_fields(model) if name not in properties]
+    return [name for name in parsing.json_fields(model) if name not in properties]
 
 
 def parameter_names(doc: dict[str, Any], endpoint: Endpoint, where: str) -> set[str]:

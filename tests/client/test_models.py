@@ -16,6 +16,7 @@ from taskservice_client import (
     UnexpectedResponse,
     ValidationFailed,
     calls,
+    protocol,
 )
 
 TASK = {
@@ -59,9 +60,9 @@ def test_a_task_body_parses_into_typed_fields():
 def test_a_body_without_a_required_member_is_an_unexpected_response():
     body = {k: v for k, v in TASK.items() if k != "attempts"}
     with pytest.raises(UnexpectedResponse, match="attempts"):
-        calls.finish(calls.get_task(TASK["id"]), _answer(200, body))
+        protocol.finish(calls.get_task(TASK["id"]), _answer(200, body))
     with pytest.raises(UnexpectedResponse):
-        calls.finish(calls.get_task(TASK["id"]), _answer(200, {**TASK, "status": "LOST"}))
+        protocol.finish(calls.get_task(TASK["id"]), _answer(200, {**TASK, "status": "LOST"}))
 
 
 def test_a_problem_body_becomes_the_error_of_its_status_with_every_member():
@@ -75,7 +76,7 @@ def test_a_problem_body_becomes_the_error_of_its_status_with_every_member():
         "errors": [{"index": 1, "detail": "unknown task type 'x'"}],
     }
     with pytest.raises(ValidationFailed) as caught:
-        calls.finish(calls.get_task("x"), _answer(422, problem))
+        protocol.finish(calls.get_task("x"), _answer(422, problem))
     error = caught.value
     assert (error.status, error.title, error.instance) == (
         422,
@@ -89,7 +90,7 @@ def test_a_problem_body_becomes_the_error_of_its_status_with_every_member():
 
 def test_an_answer_that_is_no_problem_still_maps_to_an_api_error():
     page = httpx.Response(502, text="<html>bad gateway</html>", headers={"X-Correlation-Id": "c2"})
-    error = calls.error_from(page)
+    error = protocol.error_from(page)
     assert type(error) is ApiError
     assert error.title == "Bad Gateway"
     assert error.detail == "<html>bad gateway</html>"

@@ -8,8 +8,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from taskservice_client import calls
-from taskservice_client.models import SubmittedTask, Task, TaskPage, TaskRef, TaskSpec, TaskStatus
+from taskservice_client import calls, protocol
+from taskservice_client.models import (
+    SubmittedTask,
+    Task,
+    TaskPage,
+    TaskRef,
+    TaskSpec,
+    TaskStatus,
+)
 from tests.client import openapi_check as oc
 
 TASK_ENDPOINTS = [e for e in calls.ENDPOINTS if e not in oc.OPERATOR_ENDPOINTS]
@@ -56,7 +63,7 @@ def test_every_member_a_dataclass_reads_is_in_the_response_schema(
 
 def test_the_problem_members_errors_read_are_documented(doc):
     problem = oc.response_schema(doc, calls.GET_TASK, "404")
-    assert set(problem["properties"]) >= calls.PROBLEM_MEMBERS
+    assert set(problem["properties"]) >= protocol.PROBLEM_MEMBERS
 
 
 def test_the_statuses_the_client_knows_are_the_apis(doc):
@@ -78,7 +85,7 @@ def test_the_submission_members_the_client_sends_are_accepted(doc):
 def test_the_headers_of_submissions_are_documented(doc):
     for endpoint in (calls.SUBMIT, calls.SUBMIT_BATCH):
         headers = oc.parameter_names(doc, endpoint, "header")
-        assert {calls.IDEMPOTENCY_HEADER, calls.CORRELATION_HEADER} <= headers
+        assert {protocol.IDEMPOTENCY_HEADER, protocol.CORRELATION_HEADER} <= headers
 
 
 def test_the_search_parameters_the_client_sends_are_documented(doc):

@@ -19,7 +19,11 @@ from taskservice_client import (
     TaskStatus,
     calls,
 )
-from taskservice_client.models import Attempt, Redrive, RedriveFilter
+from taskservice_client.operator_models import (
+    Attempt,
+    Redrive,
+    RedriveFilter,
+)
 from tests.client import openapi_check as oc
 from tests.client.conftest import WAIT_S
 from tests.e2e.conftest import api_key

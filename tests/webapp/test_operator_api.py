@@ -5,7 +5,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from db import redrives
+from db import redrive_runs
 from db.execution import claim_task
 from db.outcomes import complete_task, fail_task, schedule_retry
 from db.redrive import redrive_task
@@ -80,7 +80,7 @@ def test_a_redrive_is_a_resource_with_counts_and_runs_each_task_once(client, eng
     assert started.json["state"] == "PENDING"
     redrive_id = uuid.UUID(started.json["id"])
     with engine.begin() as conn:
-        redrives.run_chunk(conn, redrive_id, 2)
+        redrive_runs.run_chunk(conn, redrive_id, 2)
     middle = client.get(location, headers=bearer(key)).json
     assert (middle["state"], middle["matched"], middle["redriven"], middle["pending"]) == (
         "RUNNING",
@@ -91,7 +91,7 @@ def test_a_redrive_is_a_resource_with_counts_and_runs_each_task_once(client, eng
     # A second run of the same chunk (a duplicate job) finds nothing twice.
     for _ in range(2):
         with engine.begin() as conn:
-            redrives.run_chunk(conn, redrive_id, 2)
+            redrive_runs.run_chunk(conn, redrive_id, 2)
     done = client.get(location, headers=bearer(key)).json
     assert (done["state"], done["redriven"], done["skipped"]) == ("COMPLETED", 3, 0)
     with engine.connect() as conn:
