@@ -331,7 +331,7 @@ def test_each_worker_consumes_one_queue():
     assert worker[:6] == ["celery", "-A", "celery_tasks.app", "worker", "-Q", TASKS_QUEUE]
     maintenance = " ".join(_argv(services["maintenance-worker"]))
     assert maintenance.startswith(f"celery -A celery_tasks.app worker -Q {MAINTENANCE_QUEUE}")
-    assert "-c 1" in maintenance
+    assert "-c 2" in maintenance
     assert "--hostname maintenance@%h" in maintenance
 
 

@@ -430,7 +430,7 @@ def test_workers_consume_their_own_queue(helm: str) -> None:
     maintenance = argv(container(deployment(objects, "maintenance-worker")))
     assert maintenance[:6] == ["celery", "-A", "celery_tasks.app", "worker", "-Q", "maintenance"]
     joined = " ".join(maintenance)
-    assert "-c 1" in joined
+    assert "-c 2" in joined
     assert "--hostname maintenance@%h" in joined
 
 
