@@ -5,7 +5,7 @@ from pathlib import Path
 from pydantic import Field
 
 from celery_tasks.settings import BrokerSettings
-from db.topics import TASKS_TOPIC
+from db.topics import BRIDGE_GROUP_ID, TASKS_TOPIC
 from taskkit.settings import KafkaFields, LogSettings, log_settings_field
 
 
@@ -15,7 +15,7 @@ class BridgeSettings(KafkaFields, env_prefix="BRIDGE_"):
     broker: BrokerSettings = Field(default_factory=BrokerSettings.from_env)
     log: LogSettings = log_settings_field()
     topic: str = TASKS_TOPIC
-    group_id: str = "task-bridge"
+    group_id: str = BRIDGE_GROUP_ID
     batch_size: int = Field(500, gt=0)
     poll_timeout_s: float = Field(1.0, gt=0)
     retry_backoff_s: float = Field(1.0, ge=0)

@@ -102,6 +102,14 @@ def find_active_key(conn: sa.Connection, key: str) -> ApiKeyRecord | None:
     return _record(row._mapping) if row else None
 
 
+def find_active_key_by_id(conn: sa.Connection, key_id: uuid.UUID) -> ApiKeyRecord | None:
+    """The unrevoked key with this id, or None (the web console's session holds only the id)."""
+    row = conn.execute(
+        sa.select(*_COLUMNS).where(k.c.id == key_id, k.c.revoked_at.is_(None))
+    ).first()
+    return _record(row._mapping) if row else None
+
+
 def list_keys(conn: sa.Connection, tenant: str | None = None) -> list[ApiKeyRecord]:
     """Every key (revoked ones too), oldest first, optionally of one tenant."""
     stmt = sa.select(*_COLUMNS).order_by(k.c.created_at, k.c.id)

@@ -7,7 +7,12 @@ every other package may import `db`.
 import logging
 import time
 
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka import (
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AdminClient,
     AlterConfigOpType,
@@ -24,6 +29,8 @@ DLT_TOPIC = "tasks-dlt"
 TASKS_PARTITIONS = 32
 DLT_PARTITIONS = 4
 OUTBOX_CHANNEL = "outbox"
+# The bridges' consumer group on TASKS_TOPIC (BRIDGE_GROUP_ID overrides it).
+BRIDGE_GROUP_ID = "task-bridge"
 
 TOPICS = {TASKS_TOPIC: TASKS_PARTITIONS, DLT_TOPIC: DLT_PARTITIONS}
 
@@ -121,16 +128,47 @@ def ensure_topics(
     return [t.topic for t in missing]
 
 
-def topic_depth(admin: AdminClient, topic: str, timeout_s: float = 5.0) -> int:
-    """Records a topic retains: the sum over its partitions of latest minus earliest offset."""
+def _partitions(admin: AdminClient, topic: str, timeout_s: float) -> list[TopicPartition]:
     metadata = admin.list_topics(topic=topic, timeout=timeout_s)
     found = metadata.topics.get(topic)
     if found is None or found.error is not None:
         raise KafkaException(found.error if found is not None else f"no topic {topic}")
-    partitions = [TopicPartition(topic, p) for p in found.partitions]
+    return [TopicPartition(topic, p) for p in found.partitions]
+
+
+def _offsets(
+    admin: AdminClient, partitions: list[TopicPartition], timeout_s: float
+) -> dict[str, dict[int, int]]:
     ends = {}
     specs = {"latest": OffsetSpec.latest(), "earliest": OffsetSpec.earliest()}  # type: ignore[no-untyped-call]
     for spec_name, spec in specs.items():
         futures = admin.list_offsets({tp: spec for tp in partitions}, request_timeout=timeout_s)
         ends[spec_name] = {tp.partition: f.result().offset for tp, f in futures.items()}
+    return ends
+
+
+def topic_depth(admin: AdminClient, topic: str, timeout_s: float = 5.0) -> int:
+    """Records a topic retains: the sum over its partitions of latest minus earliest offset."""
+    ends = _offsets(admin, _partitions(admin, topic, timeout_s), timeout_s)
     return sum(max(ends["latest"][p] - ends["earliest"][p], 0) for p in ends["latest"])
+
+
+def consumer_lag(admin: AdminClient, group: str, topic: str, timeout_s: float = 5.0) -> int:
+    """Records of `topic` that `group` has not committed yet, summed over the partitions.
+
+    Asked of the broker rather than of the consumers, so it is known (and growing) while no
+    consumer of the group runs. A partition without a committed offset counts from its
+    earliest record, as the bridge's `auto.offset.reset=earliest` would read it.
+    """
+    partitions = _partitions(admin, topic, timeout_s)
+    ends = _offsets(admin, partitions, timeout_s)
+    request = [ConsumerGroupTopicPartitions(group, partitions)]
+    futures = admin.list_consumer_group_offsets(request, request_timeout=timeout_s)
+    committed = {tp.partition: tp.offset for tp in futures[group].result().topic_partitions}
+    lag = 0
+    for partition, latest in ends["latest"].items():
+        start = committed.get(partition, -1)
+        if start < 0:
+            start = ends["earliest"][partition]
+        lag += max(latest - start, 0)
+    return lag

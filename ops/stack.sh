@@ -200,6 +200,7 @@ cmd_up() {
 Local stack is up.
   API          http://127.0.0.1:8080  (/healthz, /readyz, /metrics, /api/tasks, /api/docs)
   API key      $dev_key  (tenant dev; also in .stack/dev-api-key)
+  Console      http://127.0.0.1:8080/ui/  (sign in with the API key)
   Flower       http://127.0.0.1:5555  (user:password $(flower_credentials))
   Prometheus   http://127.0.0.1:9090  (metrics: relay 9101, bridge 9102, worker 9103, maintenance 9104)
   Instances    WORKERS=${SCALE[WORKERS]} BRIDGES=${SCALE[BRIDGES]} RELAYS=${SCALE[RELAYS]} API_WORKERS=${SCALE[API_WORKERS]}  (each instance's metrics port: make status)

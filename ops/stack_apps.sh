@@ -189,6 +189,8 @@ instance_env() {
         # Reads go to the stack's streaming replica; DATABASE_REPLICA_URL= (empty) turns it off.
         echo "DATABASE_REPLICA_URL=${DATABASE_REPLICA_URL-$REPLICA_URL}"
         echo "PROMETHEUS_MULTIPROC_DIR=$STACK_DIR/metrics/$name"
+        # Every gunicorn worker must sign and read the same console cookies.
+        echo "WEBAPP_UI_SECRET_KEY=$(ui_secret_key)"
         ;;
     relay) echo "RELAY_METRICS_PORT=$(instance_port "$name")" ;;
     bridge) echo "BRIDGE_METRICS_PORT=$(instance_port "$name")" ;;
@@ -235,6 +237,25 @@ flower_credentials() {
         (
             umask 077
             printf 'admin:%s\n' "$(head -c 18 /dev/urandom | base64 | tr -d '/+=')" >"$file"
+        )
+    fi
+    head -n 1 "$file"
+}
+
+# The web console's session signing key: WEBAPP_UI_SECRET_KEY when set, else one generated on
+# the first start and kept in .stack/ui/secret-key (mode 600), so sessions survive restarts.
+ui_secret_key() {
+    local file=$STACK_DIR/ui/secret-key
+    if [[ -n ${WEBAPP_UI_SECRET_KEY:-} ]]; then
+        printf '%s\n' "$WEBAPP_UI_SECRET_KEY"
+        return 0
+    fi
+    if [[ ! -s $file ]]; then
+        mkdir -p "$(dirname "$file")"
+        (
+            umask 077
+            head -c 48 /dev/urandom | base64 | tr -d '/+=\n' >"$file"
+            echo >>"$file"
         )
     fi
     head -n 1 "$file"

@@ -56,3 +56,16 @@ def test_every_package_of_the_code_is_packaged():
 
 def test_the_console_script_points_at_the_cli_package():
     assert PYPROJECT["project"]["scripts"]["taskctl"] == "taskctl.cli:main"
+
+
+def test_the_console_s_templates_and_static_files_are_package_data():
+    patterns = PYPROJECT["tool"]["setuptools"]["package-data"]["webapp"]
+    root = REPO / "webapp"
+    files = [
+        p for folder in ("console/templates", "console/static") for p in (root / folder).rglob("*")
+    ]
+    assert files
+    for path in files:
+        if path.is_file():
+            relative = path.relative_to(root)
+            assert any(relative.match(pattern) for pattern in patterns), relative

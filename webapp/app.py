@@ -8,6 +8,7 @@ from taskkit.settings import settings_or_exit
 from webapp import (
     batch_api,
     cancel_api,
+    console,
     health,
     history_api,
     hooks,
@@ -54,4 +55,5 @@ def create_app(settings: WebSettings | None = None, catalog: Catalog = CATALOG) 
         app.register_blueprint(blueprint)
     hooks.init_app(app)
     ratelimit.init_app(app, settings)
+    console.init_app(app, settings)
     return app

@@ -7,6 +7,7 @@ cross tenants.
 """
 
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -14,7 +15,13 @@ from typing import TypeVar
 import sqlalchemy as sa
 from flask import Response, current_app, g, request
 
-from db.api_keys import SCOPES, ApiKeyRecord, find_active_key, hash_key
+from db.api_keys import (
+    SCOPES,
+    ApiKeyRecord,
+    find_active_key,
+    find_active_key_by_id,
+    hash_key,
+)
 from webapp.errors import ForbiddenError, ServiceUnavailableError, UnauthorizedError
 from webapp.services import services
 
@@ -89,7 +96,9 @@ def _principal_of(record: ApiKeyRecord) -> Principal:
     )
 
 
-def _lookup(key: str) -> Principal | None:
+def _cached(
+    cache_key: str, fetch: Callable[[sa.Connection], ApiKeyRecord | None]
+) -> Principal | None:
     """The principal of an active key: from the short-lived cache, else from PostgreSQL.
 
     Only keys that were found are cached, so a key created a moment ago works at once; a
@@ -97,15 +106,14 @@ def _lookup(key: str) -> Principal | None:
     """
     svc = services()
     cache = svc.key_cache
-    digest = hash_key(key)
     if cache is not None:
         with svc.key_cache_lock:
-            cached = cache.get(digest)
+            cached = cache.get(cache_key)
         if isinstance(cached, Principal):
             return cached
     try:
         with svc.engines.primary.connect() as conn:
-            record = find_active_key(conn, key)
+            record = fetch(conn)
     except sa.exc.OperationalError:
         raise ServiceUnavailableError("the key store is unavailable") from None
     if record is None:
@@ -113,8 +121,20 @@ def _lookup(key: str) -> Principal | None:
     principal = _principal_of(record)
     if cache is not None:
         with svc.key_cache_lock:
-            cache[digest] = principal
+            cache[cache_key] = principal
     return principal
+
+
+def principal_for_key(key: str) -> Principal | None:
+    """The principal of an active API key, None when it is unknown or revoked."""
+    return _cached(hash_key(key), lambda conn: find_active_key(conn, key))
+
+
+def principal_for_key_id(key_id: uuid.UUID) -> Principal | None:
+    """The principal of the active key with this id (the web console's session holds only
+    the id); None when it was revoked. Cached like `principal_for_key`, so a revocation
+    reaches the console within the same `auth_cache_ttl_s` as the API."""
+    return _cached(f"id:{key_id}", lambda conn: find_active_key_by_id(conn, key_id))
 
 
 def authenticate() -> None:
@@ -132,7 +152,7 @@ def authenticate() -> None:
     match = BEARER.match(header)
     if match is None:
         raise UnauthorizedError("the Authorization header is not 'Bearer <key>'")
-    principal = _lookup(match.group(1))
+    principal = principal_for_key(match.group(1))
     if principal is None:
         raise UnauthorizedError("the API key is unknown or revoked")
     g.principal = principal

@@ -16,7 +16,7 @@ from db import redrives
 from db.failed import FailedFilter
 from db.ids import parse_task_id
 from webapp import json_input
-from webapp.auth import current_principal, current_tenant, requires_scope
+from webapp.auth import Principal, current_principal, current_tenant, requires_scope
 from webapp.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from webapp.services import services
 from webapp.tasks_api import read_json_body
@@ -105,11 +105,9 @@ def _number(body: dict[str, Any], name: str, low: float, high: float) -> Any:
     return value
 
 
-@bp.post("")
-@requires_scope("submit")
-def create() -> tuple[Response, int, dict[str, str]]:
-    """Start a re-drive of the FAILED tasks the filter matches (their latest failure)."""
-    body = read_json_body()
+def start(body: Any, principal: Principal) -> redrives.Redrive:
+    """Validate a re-drive request (the body of `POST /api/redrives`) of `principal` and record
+    it; the web console's Retry and bulk re-drive go through here too, so both mean the same."""
     if not isinstance(body, dict):
         raise ValidationError("the request body must be a JSON object")
     unknown = sorted(set(body) - FIELDS)
@@ -119,17 +117,16 @@ def create() -> tuple[Response, int, dict[str, str]]:
     dry_run = body.get("dry_run", False)
     if not isinstance(all_tenants, bool) or not isinstance(dry_run, bool):
         raise ValidationError("all_tenants and dry_run must be booleans")
-    principal = current_principal()
     if all_tenants and not principal.allows("admin"):
         raise ForbiddenError("all_tenants needs the 'admin' scope", required_scope="admin")
-    tenant = None if all_tenants else current_tenant()
+    tenant = None if all_tenants else principal.tenant
     where, view = parse_filter(body.get("filter", {}), tenant)
     rate = _number(body, "rate", 0.01, MAX_RATE)
     limit = _number(body, "limit", 1, MAX_LIMIT)
     if limit is not None and not isinstance(limit, int):
         raise ValidationError("limit must be an integer", field="limit")
     with services().engines.primary.begin() as conn:
-        created = redrives.create(
+        return redrives.create(
             conn,
             where=where,
             filter_view=view,
@@ -138,6 +135,13 @@ def create() -> tuple[Response, int, dict[str, str]]:
             dry_run=dry_run,
             created_by=principal.key_id,
         )
+
+
+@bp.post("")
+@requires_scope("submit")
+def create() -> tuple[Response, int, dict[str, str]]:
+    """Start a re-drive of the FAILED tasks the filter matches (their latest failure)."""
+    created = start(read_json_body(), current_principal())
     return jsonify(created.view()), 202, {"Location": f"/api/redrives/{created.id}"}
 
 

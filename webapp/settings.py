@@ -1,8 +1,9 @@
 """Settings of the API (WEBAPP_*, the shared connection URLs and LOG_*), read at its entry
 point (webapp/gunicorn_conf.py, or `create_app()` without arguments) and passed down whole."""
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
+from db.topics import BRIDGE_GROUP_ID
 from taskkit.settings import (
     DatabaseFields,
     KafkaFields,
@@ -47,6 +48,20 @@ class WebSettings(DatabaseFields, RedisFields, KafkaFields, env_prefix="WEBAPP_"
     # receiver runs on 127.0.0.1); off by default, since any client could aim the service at
     # its neighbours (taskkit/urlsafety.py).
     webhooks_allow_private: bool = False
+    # The web console (/ui/, webapp/console/). Signs its session cookies and CSRF tokens; every
+    # gunicorn worker and API instance must share it. Unset: the console answers 503 (see
+    # webapp/console/__init__.py for why there is no per-process fallback).
+    ui_secret_key: SecretStr | None = Field(None, min_length=32)
+    # A console session ends this long after its sign-in, whatever it did meanwhile.
+    ui_session_max_age_s: int = Field(8 * 3600, gt=0)
+    # Unset: the cookie is Secure when the request came over https; true behind a proxy that
+    # ends TLS and forwards plain HTTP.
+    ui_cookie_secure: bool | None = None
+    # The queue-health page's charts, workers online and throughput; unreachable = shown as
+    # unavailable, the other figures still come from PostgreSQL and Kafka.
+    ui_prometheus_url: str = "http://127.0.0.1:9090"
+    # The bridges' consumer group, whose lag the queue-health page shows (the bridge's variable).
+    bridge_group_id: str = Field(BRIDGE_GROUP_ID, validation_alias="BRIDGE_GROUP_ID")
     # prometheus_client's multiprocess folder, so /metrics adds up every gunicorn worker.
     multiproc_dir: str | None = Field(None, validation_alias="PROMETHEUS_MULTIPROC_DIR")
 

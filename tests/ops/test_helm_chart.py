@@ -51,7 +51,7 @@ NO_PROBES = "taskservice/no-probes"
 # Fresh per run, so a value found outside a Secret can only have leaked there.
 PASSWORDS = {
     name: secrets.token_hex(12)
-    for name in ("database", "replica", "redis", "broker", "limiter", "flower", "keda")
+    for name in ("database", "replica", "redis", "broker", "limiter", "flower", "keda", "ui")
 }
 SECRET_VALUES = {
     "databaseUrl": f"postgresql+psycopg://tasks:{PASSWORDS['database']}@pg.internal:5432/tasks",
@@ -64,6 +64,7 @@ EXTRAS = (
     f"secrets.databaseReplicaUrl=postgresql+psycopg://tasks:{PASSWORDS['replica']}@replica:5432/tasks",
     f"secrets.rateLimitStorageUrl=redis://:{PASSWORDS['limiter']}@limiter:6379/0",
     f"secrets.kedaPostgresqlConnection=postgresql://keda:{PASSWORDS['keda']}@pg.internal/tasks",
+    f"secrets.uiSecretKey=ui-{PASSWORDS['ui']}",
 )
 # The other side of every switch: an operator's Secret, no KEDA, no HPA, ServiceMonitors.
 VARIANT = (
@@ -579,10 +580,12 @@ def test_no_secret_value_appears_outside_a_secret(helm: str) -> None:
     secret = one(objects, "Secret", PREFIX)["stringData"]
     assert PASSWORDS["keda"] in secret["KEDA_POSTGRESQL_CONNECTION"]
     assert PASSWORDS["replica"] in secret["DATABASE_REPLICA_URL"]
+    assert secret["WEBAPP_UI_SECRET_KEY"] == f"ui-{PASSWORDS['ui']}"
 
 
 def test_the_config_map_refuses_credentials(helm: str) -> None:
-    for variable in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "FLOWER_BASIC_AUTH"):
+    credentials = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "FLOWER_BASIC_AUTH")
+    for variable in (*credentials, "WEBAPP_UI_SECRET_KEY"):
         assert "invalid propertyName" in render_error(helm, f"config.{variable}=x"), variable
 
 
@@ -641,6 +644,7 @@ def test_processes_read_only_the_credentials_they_use(helm: str) -> None:
         "DATABASE_REPLICA_URL",
         "REDIS_URL",
         "WEBAPP_RATE_LIMIT_STORAGE_URL",
+        "WEBAPP_UI_SECRET_KEY",
     }
 
 

@@ -8,6 +8,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.webapp.apikit import make_settings
+from tests.webapp.consolekit import Made, close, console_app
 from webapp.app import create_app
 
 
@@ -53,3 +54,19 @@ def _delete_tasks_the_test_created(request: pytest.FixtureRequest) -> Iterator[N
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM outbox WHERE created_at >= :s"), {"s": started})
         conn.execute(sa.text("DELETE FROM tasks WHERE created_at >= :s"), {"s": started})
+
+
+@pytest.fixture
+def made(engine: sa.Engine) -> Iterator[Made]:
+    """Tasks, keys and re-drives a console test makes, deleted after it."""
+    found = Made(engine)
+    yield found
+    found.cleanup()
+
+
+@pytest.fixture
+def console(it_database_url: str) -> Iterator[Flask]:
+    """The API with its web console (a signing key set)."""
+    app = console_app(it_database_url)
+    yield app
+    close(app)
