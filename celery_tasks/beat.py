@@ -19,6 +19,7 @@ from celery_tasks.orphans import restore_orphans
 from celery_tasks.redrive_job import register_redrive
 from celery_tasks.runtime import WorkerResources
 from celery_tasks.scheduling import register_scheduling
+from celery_tasks.vanished import redispatch_vanished_tasks
 from db import redrives
 from db.partitions import default_partition_rows, ensure_partitions
 from db.reconcile import ReconcileReport, reconcile
@@ -65,6 +66,17 @@ def register_beat(app: Celery, resources: WorkerResources) -> None:
             limit=settings.reconcile_batch,
         )
         report.orphans_restored += restored
+        # Messages lost in the instant a dying node took them from their queue are in no
+        # queue and no `unacked` entry: looked for only when a task has waited long.
+        report.vanished_redispatched += redispatch_vanished_tasks(
+            app,
+            resources.engine,
+            resources.kafka_admin,
+            bridge_group=settings.bridge_group_id,
+            after_s=settings.reconcile_vanished_after_s,
+            scan_limit=settings.reconcile_scan_limit,
+            batch=settings.reconcile_batch,
+        )
         # Re-drives waiting to start, or whose job died with its worker, run (again) now.
         with resources.engine.begin() as conn:
             waiting = redrives.to_run(conn, stale_after_s=REDRIVE_STALE_S)

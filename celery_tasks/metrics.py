@@ -23,6 +23,10 @@ ORPHANS_RESTORED = Counter(
     "reconcile_orphans_restored",
     "Execute messages a gone worker had received and never claimed, put back on their queue.",
 )
+VANISHED_REDISPATCHED = Counter(
+    "reconcile_vanished_redispatched",
+    "Waiting tasks found neither in Kafka, their queue nor a worker, published again.",
+)
 MAINTENANCE_RUNS = Counter(
     "maintenance_runs", "Runs of beat's jobs on the maintenance lane, by task.", ["task"]
 )

@@ -15,8 +15,6 @@ long) belongs to a worker that is gone, and goes back to its queue. Were the hol
 the copy is a duplicate delivery, which the database claim turns away and counts.
 """
 
-import base64
-import json
 import logging
 import time
 import uuid
@@ -26,26 +24,10 @@ import sqlalchemy as sa
 from celery import Celery
 
 from celery_tasks import metrics
-from celery_tasks.names import EXECUTE_TASK
+from celery_tasks.messages import execute_task_id
 from db.reconcile import unclaimed
 
 log = logging.getLogger(__name__)
-
-
-def execute_task_id(raw: bytes | str) -> uuid.UUID | None:
-    """The task id of an `unacked` entry when it is an execute message, else None."""
-    try:
-        message, _exchange, _routing_key = json.loads(raw)
-        if message.get("headers", {}).get("task") != EXECUTE_TASK:
-            return None
-        body = message["body"]
-        if message.get("properties", {}).get("body_encoding") == "base64":
-            body = base64.b64decode(body)
-        args = json.loads(body)[0]
-        return uuid.UUID(str(args[0]))
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-        # Not a message of ours (another app's, or a future protocol): leave it to kombu.
-        return None
 
 
 def restore_orphans(app: Celery, engine: sa.Engine, *, after_s: float, limit: int) -> int:

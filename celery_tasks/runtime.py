@@ -1,10 +1,12 @@
 """Per-process clients of a worker, created lazily so that each prefork child makes its own."""
 
 import sqlalchemy as sa
+from confluent_kafka.admin import AdminClient
 from redis import Redis
 
 from celery_tasks.settings import WorkerSettings
 from db.engine import make_engine
+from db.topics import make_admin
 
 
 class WorkerResources:
@@ -16,6 +18,7 @@ class WorkerResources:
         self._autocommit: sa.Engine | None = None
         self._redis: Redis | None = None
         self._broker_redis: Redis | None = None
+        self._kafka_admin: AdminClient | None = None
 
     @property
     def engine(self) -> sa.Engine:
@@ -79,3 +82,10 @@ class WorkerResources:
         self._autocommit = None
         self._redis = None
         self._broker_redis = None
+
+    @property
+    def kafka_admin(self) -> AdminClient:
+        """A Kafka admin client (the reconciler reads the bridges' committed offsets)."""
+        if self._kafka_admin is None:
+            self._kafka_admin = make_admin(self.settings.kafka_bootstrap_servers)
+        return self._kafka_admin

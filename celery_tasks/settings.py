@@ -6,9 +6,11 @@ from pathlib import Path
 from pydantic import Field
 
 from db.retention import DEFAULT_RETENTION_MONTHS
+from db.topics import BRIDGE_GROUP_ID
 from taskkit.settings import (
     BrokerFields,
     DatabaseFields,
+    KafkaFields,
     LogSettings,
     RedisFields,
     log_settings_field,
@@ -23,7 +25,7 @@ class BrokerSettings(BrokerFields, env_prefix="CELERY_TASKS_"):
     visibility_timeout_s: int = Field(3600, gt=0)
 
 
-class WorkerSettings(DatabaseFields, RedisFields, env_prefix="CELERY_TASKS_"):
+class WorkerSettings(DatabaseFields, RedisFields, KafkaFields, env_prefix="CELERY_TASKS_"):
     """Everything the workers and beat need; built once at the entry point."""
 
     broker: BrokerSettings = Field(default_factory=BrokerSettings.from_env)
@@ -51,6 +53,13 @@ class WorkerSettings(DatabaseFields, RedisFields, env_prefix="CELERY_TASKS_"):
     # An execute message a worker took from Redis and has not claimed for this long belongs
     # to a worker that is gone, and goes back to its queue (celery_tasks/orphans.py).
     reconcile_orphan_after_s: float = Field(30.0, gt=0)
+    # A waiting task without news this long is looked for in Kafka, its queue and the workers'
+    # unacknowledged messages, and published again when it is in none (celery_tasks/vanished.py)
+    # while the queue and `unacked` each hold at most `reconcile_scan_limit` messages.
+    reconcile_vanished_after_s: float = Field(120.0, gt=0)
+    reconcile_scan_limit: int = Field(5000, ge=0)
+    # The bridges' consumer group, whose committed offsets say which records reached Celery.
+    bridge_group_id: str = Field(BRIDGE_GROUP_ID, validation_alias="BRIDGE_GROUP_ID")
     reconcile_batch: int = Field(500, gt=0)
     reconcile_max_batches: int = Field(20, gt=0)
     partitions_ahead_months: int = Field(3, ge=0, validation_alias="CELERY_TASKS_PARTITIONS_AHEAD")

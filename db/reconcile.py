@@ -13,6 +13,9 @@ evidence that the work is really gone:
 - a change of the broker's epoch (db/epoch.py) means the broker lost its data: every task
   published before that moment is published again, once;
 - a cancellation waiting for its attempt to end is honoured;
+- a waiting task whose message is nowhere (its Kafka record handed to Celery, no message for
+  it in its queue or held by a worker: celery_tasks/vanished.py) was lost on its way, as when a
+  worker node dies between taking a message from Redis and recording it as unacknowledged;
 - anything else that waits far longer than Redis would ever hold a message for a live
   consumer (`lost_after_s`, beyond the visibility timeout after which Redis itself restores the
   messages of a dead worker) is published again, and each further time only after twice as long
@@ -56,8 +59,9 @@ class ReconcileReport:
     lost_redispatched: int = 0
     pending_redispatched: int = 0
     retrying_redispatched: int = 0
-    # Counted by the caller (celery_tasks/orphans.py), which works on the broker.
+    # Counted by the caller (celery_tasks/orphans.py, vanished.py), which works on the broker.
     orphans_restored: int = 0
+    vanished_redispatched: int = 0
     broker_lost: bool = False
 
     def saturated(self, batch: int) -> bool:
@@ -173,8 +177,8 @@ def _after_broker_loss(conn: sa.Connection, since: datetime, batch: int) -> list
     return rows
 
 
-def _long_lost(conn: sa.Connection, status: str, lost_after_s: float, batch: int) -> list[Any]:
-    """Waiting tasks that outlived every way a live broker could still be holding them."""
+def _stale(statuses: tuple[str, ...], after_s: float) -> sa.ColumnElement[bool]:
+    """Published waiting tasks without news for `after_s`, doubled per earlier re-dispatch."""
     base = sa.func.greatest(t.c.updated_at, sa.func.coalesce(t.c.next_attempt_at, t.c.updated_at))
     wait = sa.func.make_interval(
         0,
@@ -183,16 +187,15 @@ def _long_lost(conn: sa.Connection, status: str, lost_after_s: float, batch: int
         0,
         0,
         0,
-        lost_after_s * sa.func.power(2, sa.func.least(t.c.redispatches, MAX_BACKOFF_DOUBLINGS)),
+        after_s * sa.func.power(2, sa.func.least(t.c.redispatches, MAX_BACKOFF_DOUBLINGS)),
     )
-    rows = list(
-        conn.execute(
-            _locked(
-                sa.and_(t.c.status == status, base < sa.func.now() - wait, _PUBLISHED),
-                batch,
-            )
-        )
-    )
+    return sa.and_(t.c.status.in_(statuses), base < sa.func.now() - wait, _PUBLISHED)
+
+
+def _redispatched(conn: sa.Connection, where: sa.ColumnElement[bool], batch: int) -> list[Any]:
+    """Lock the waiting tasks matching `where` and mark them re-dispatched (the caller queues
+    their records): they no longer match until twice as long has passed."""
+    rows = list(conn.execute(_locked(where, batch)))
     if rows:
         conn.execute(
             sa.update(t)
@@ -200,6 +203,11 @@ def _long_lost(conn: sa.Connection, status: str, lost_after_s: float, batch: int
             .values(updated_at=sa.func.now(), redispatches=t.c.redispatches + 1)
         )
     return rows
+
+
+def _long_lost(conn: sa.Connection, status: str, lost_after_s: float, batch: int) -> list[Any]:
+    """Waiting tasks that outlived every way a live broker could still be holding them."""
+    return _redispatched(conn, _stale((status,), lost_after_s), batch)
 
 
 def reconcile(
@@ -230,6 +238,23 @@ def reconcile(
     redispatch += stale_pending + stale_retrying
     outbox.enqueue(conn, [_redispatch_row(r) for r in redispatch])
     return report
+
+
+def vanishing(conn: sa.Connection, after_s: float, batch: int) -> list[uuid.UUID]:
+    """Published waiting tasks without news for `after_s` (doubled per re-dispatch): the
+    candidates celery_tasks/vanished.py looks for in Kafka and the broker. Reads only."""
+    rows = conn.execute(sa.select(t.c.id).where(_stale(WAITING, after_s)).limit(batch))
+    return [row.id for row in rows]
+
+
+def redispatch_vanished(conn: sa.Connection, task_ids: list[uuid.UUID], after_s: float) -> int:
+    """Re-publish those of `task_ids` that still match `vanishing`; returns how many."""
+    if not task_ids:
+        return 0
+    keys = sa.tuple_(t.c.id, t.c.created_at).in_([(i, created_at_of(i)) for i in task_ids])
+    rows = _redispatched(conn, sa.and_(keys, _stale(WAITING, after_s)), len(task_ids))
+    outbox.enqueue(conn, [_redispatch_row(r) for r in rows])
+    return len(rows)
 
 
 def unclaimed(conn: sa.Connection, task_ids: list[uuid.UUID], after_s: float) -> list[uuid.UUID]:

@@ -6,6 +6,7 @@ every other package may import `db`.
 
 import logging
 import time
+import zlib
 
 from confluent_kafka import (
     ConsumerGroupTopicPartitions,
@@ -157,18 +158,38 @@ def consumer_lag(admin: AdminClient, group: str, topic: str, timeout_s: float = 
     """Records of `topic` that `group` has not committed yet, summed over the partitions.
 
     Asked of the broker rather than of the consumers, so it is known (and growing) while no
-    consumer of the group runs. A partition without a committed offset counts from its
-    earliest record, as the bridge's `auto.offset.reset=earliest` would read it.
+    consumer of the group runs.
+    """
+    return sum(partition_lags(admin, group, topic, timeout_s).values())
+
+
+def partition_lags(
+    admin: AdminClient, group: str, topic: str, timeout_s: float = 5.0
+) -> dict[int, int]:
+    """Records of each partition of `topic` that `group` has not committed yet.
+
+    A partition without a committed offset counts from its earliest record, as the bridge's
+    `auto.offset.reset=earliest` would read it.
     """
     partitions = _partitions(admin, topic, timeout_s)
     ends = _offsets(admin, partitions, timeout_s)
     request = [ConsumerGroupTopicPartitions(group, partitions)]
     futures = admin.list_consumer_group_offsets(request, request_timeout=timeout_s)
     committed = {tp.partition: tp.offset for tp in futures[group].result().topic_partitions}
-    lag = 0
+    lags = {}
     for partition, latest in ends["latest"].items():
         start = committed.get(partition, -1)
         if start < 0:
             start = ends["earliest"][partition]
-        lag += max(latest - start, 0)
-    return lag
+        lags[partition] = max(latest - start, 0)
+    return lags
+
+
+# The relay's producer uses librdkafka's `consistent_random` partitioner (relay/kafka.py):
+# CRC-32 of the key modulo the partition count.
+PARTITIONER = "consistent_random"
+
+
+def key_partition(key: str, partitions: int) -> int:
+    """The partition `PARTITIONER` sends a record with a non-empty `key` to."""
+    return zlib.crc32(key.encode()) % partitions

@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from kombu import Consumer
 
 from celery_tasks.config import make_celery
+from celery_tasks.messages import execute_task_id
 from celery_tasks.names import TASKS_QUEUE
-from celery_tasks.orphans import execute_task_id, restore_orphans
+from celery_tasks.orphans import restore_orphans
 from celery_tasks.send import send_execute
 from celery_tasks.settings import BrokerSettings
 from db.execution import claim_task

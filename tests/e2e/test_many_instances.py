@@ -6,16 +6,19 @@ it under the stack lock when others share the stack."""
 
 import os
 import signal
+import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
+import requests
 import sqlalchemy as sa
 
 from db.engine import make_engine
 from tests.conftest import STACK_DATABASE_URL
+from tests.e2e.conftest import REPO
 from tests.e2e.drills import (
     MAINTENANCE_METRICS,
     effects_per_task,
@@ -27,6 +30,7 @@ from tests.e2e.drills import (
     submit_batches,
     wait_terminal,
 )
+from tests.e2e.test_flower import credentials as flower_credentials
 
 TOTAL = int(os.environ.get("MANY_INSTANCES_TASKS", "20000"))
 BRIDGES = {"bridge": 9102, "bridge-2": 9112, "bridge-3": 9122}
@@ -53,7 +57,7 @@ def stack_db() -> Iterator[sa.Engine]:
     engine.dispose()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def two_of_everything() -> Iterator[None]:
     found = stack_scale()
     stack_with("up", WORKERS="2", BRIDGES="2", RELAYS="2")
@@ -111,6 +115,50 @@ def _wait(check, timeout_s: float, what: str) -> None:
         time.sleep(0.5)
 
 
+def _status_lines() -> dict[str, str]:
+    out = subprocess.run(
+        [str(REPO / "ops" / "stack.sh"), "status"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    return {line.split()[0]: line.split()[1] for line in out.splitlines() if line.strip()}
+
+
+def _prometheus_up() -> set[str]:
+    """The `instance` labels of the targets Prometheus scrapes and finds up."""
+    answer = requests.get("http://127.0.0.1:9090/api/v1/targets", timeout=10).json()
+    return {t["labels"]["instance"] for t in answer["data"]["activeTargets"] if t["health"] == "up"}
+
+
+def _flower_workers() -> set[str]:
+    user, password = flower_credentials().split(":", 1)
+    answer = requests.get(
+        "http://127.0.0.1:5555/api/workers?refresh=1", auth=(user, password), timeout=30
+    )
+    assert answer.status_code == 200, answer.text
+    return set(answer.json())
+
+
+def test_two_of_each_show_in_status_prometheus_and_flower(api, two_of_everything):
+    states = _status_lines()
+    for name in ("worker", "worker-2", "bridge", "bridge-2", "relay", "relay-2"):
+        assert states.get(name) == "running", (name, states)
+    want = {
+        f"127.0.0.1:{port}"
+        for port in {**WORKERS, **RELAYS, "bridge": 9102, "bridge-2": 9112}.values()
+    }
+    deadline = time.monotonic() + 90
+    while not want <= (up := _prometheus_up()):
+        assert time.monotonic() < deadline, f"Prometheus does not see {want - up} up"
+        time.sleep(2)
+    deadline = time.monotonic() + 60
+    while len(nodes := {w.split("@")[0] for w in _flower_workers()} & {"worker1", "worker2"}) < 2:
+        assert time.monotonic() < deadline, f"Flower sees only {nodes}"
+        time.sleep(2)
+
+
 @pytest.mark.timeout(1500)
 def test_twenty_thousand_tasks_complete_once_on_two_of_everything_while_instances_die(
     api, stack_db, two_of_everything
@@ -155,11 +203,12 @@ def test_twenty_thousand_tasks_complete_once_on_two_of_everything_while_instance
     worker_killed = time.monotonic() - began
     # The attempts it ran come back through their leases; the messages it had received and
     # not claimed, through the reconciler's orphan rule (celery_tasks/orphans.py), well before
-    # the broker's hour of visibility timeout.
-
+    # the broker's hour of visibility timeout; a message it had just taken off the queue and
+    # not yet recorded as held, through the vanished rule (celery_tasks/vanished.py).
     wait_terminal(stack_db, tag, TOTAL, timeout_s=1200)
     took = time.monotonic() - began
     restored = scrape(MAINTENANCE_METRICS, "reconcile_orphans_restored")
+    vanished = scrape(MAINTENANCE_METRICS, "reconcile_vanished_redispatched")
     # The statistics collector reports a transaction's counts within a second or so.
     time.sleep(2)
     pg_after = _pg_counters(stack_db)
@@ -179,7 +228,7 @@ def test_twenty_thousand_tasks_complete_once_on_two_of_everything_while_instance
         f"{TOTAL} tasks on relays {list(RELAYS)}: all COMPLETED once in {took:.0f}s; "
         f"bridge-2 killed at {bridge_killed:.0f}s, bridge-3 joined at {joined:.0f}s, "
         f"worker-2 killed at {worker_killed:.0f}s ({restored:.0f} held messages restored by "
-        "the reconciler since its start); "
+        f"and {vanished:.0f} vanished ones published again by the reconciler since its start); "
         f"dispatched per bridge {bridges}; completed per worker node {workers}; "
         f"duplicate deliveries {dups} (total {sum(dups.values()):.0f}); PostgreSQL per task "
         f"(whole database, beat's jobs included): {pg_per_task['wal_bytes']:.0f} WAL bytes, "
