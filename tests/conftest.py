@@ -2,13 +2,15 @@
 (`ops/stack.sh up`); when one is missing they fail, they never skip."""
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 import sqlalchemy as sa
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 from redis import Redis
 
 from db.engine import make_engine
@@ -75,9 +77,26 @@ def topic(kafka_admin: AdminClient) -> Iterator[str]:
         [NewTopic(name, num_partitions=4, replication_factor=1)], operation_timeout=30
     ).values():
         future.result(timeout=30)
+    _wait_until_served(kafka_admin, name, 4)
     yield name
     for future in kafka_admin.delete_topics([name], operation_timeout=30).values():
         future.result(timeout=30)
+
+
+def _wait_until_served(admin: AdminClient, topic: str, partitions: int) -> None:
+    """Wait until the broker answers offsets of every partition: a topic just created can
+    still be unknown to the partition leaders for a moment (UNKNOWN_TOPIC_OR_PART)."""
+    deadline = time.monotonic() + 30
+    specs = {TopicPartition(topic, p): OffsetSpec.latest() for p in range(partitions)}
+    while True:
+        try:
+            for future in admin.list_offsets(specs, request_timeout=5).values():
+                future.result()
+            return
+        except KafkaException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 @pytest.fixture
