@@ -14,10 +14,11 @@ where it can be, in the order a message moves, so that one moving meanwhile is s
 2. in its Celery queue (every priority list of it);
 3. held by a worker (`unacked`), for a later attempt or about to be claimed.
 
-Found nowhere, it is published again (db/reconcile.py `redispatch_vanished`), and a task that
-vanishes again waits twice as long before the next time. A message caught in the instant
-between a live worker's BRPOP and its `unacked` record is the one case where the copy was not
-needed: it is a duplicate delivery, which the database claim turns away and counts.
+The broker is looked at twice, a second apart, so a message a live worker is taking at that
+moment (in neither place for a few milliseconds) is seen the second time. Found nowhere, the
+task is published again (db/reconcile.py `redispatch_vanished`, which re-checks in the same
+transaction that it still waits: one claimed meanwhile is left), and a task that vanishes
+again waits twice as long before the next time.
 
 Looking costs a read of the queue and of `unacked`, so it is done only while both hold at most
 `scan_limit` messages; behind a deeper queue the task is left to the last-resort rule. No
@@ -25,7 +26,9 @@ candidate, no look: the first query runs on the partial index of active tasks.
 """
 
 import logging
+import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,6 +45,8 @@ from db.topics import TASKS_TOPIC, key_partition, partition_lags
 log = logging.getLogger(__name__)
 
 KAFKA_TIMEOUT_S = 5.0
+# Between the two looks at the broker (see _in_broker).
+SETTLE_S = 1.0
 
 
 def _past_kafka(
@@ -58,28 +63,41 @@ def _past_kafka(
     return [c for c in candidates if lags.get(key_partition(str(c), count), 1) == 0]
 
 
-def _in_broker(app: Celery, scan_limit: int) -> set[uuid.UUID] | None:
-    """Task ids with a message in the tasks queue or held by a worker; None when there are
-    more than `scan_limit` of either to read."""
+def _look(client: Any, channel: Any, scan_limit: int) -> set[uuid.UUID] | None:
+    """One look at the queue's lists, then at `unacked`; None when either holds more than
+    `scan_limit` messages."""
+    lists = list(dict.fromkeys(channel._q_for_pri(TASKS_QUEUE, p) for p in channel.priority_steps))
+    pipe = client.pipeline(transaction=False)
+    for key in lists:
+        pipe.llen(key)
+    if sum(pipe.execute()) > scan_limit:
+        return None
+    found: set[uuid.UUID] = set()
+    # The queue before `unacked`: a message moves from the first to the second.
+    for key in lists:
+        found.update(queued_task_id(raw) or _NOT_OURS for raw in client.lrange(key, 0, -1))
+    if client.hlen(channel.unacked_key) > scan_limit:
+        return None
+    found.update(execute_task_id(raw) or _NOT_OURS for raw in client.hvals(channel.unacked_key))
+    return found
+
+
+def _in_broker(
+    app: Celery, scan_limit: int, settle_s: float, pause: Callable[[float], None]
+) -> set[uuid.UUID] | None:
+    """Task ids with a message in the tasks queue or held by a worker, seen in either of two
+    looks `settle_s` apart; None when there are more than `scan_limit` messages to read."""
     with app.connection_for_write() as connection:
         channel: Any = connection.default_channel
-        client = channel.client
-        lists = [channel._q_for_pri(TASKS_QUEUE, pri) for pri in channel.priority_steps]
-        # The queue before `unacked`: a message moves from the first to the second.
-        pipe = client.pipeline(transaction=False)
-        for key in lists:
-            pipe.llen(key)
-        if sum(pipe.execute()) > scan_limit:
+        first = _look(channel.client, channel, scan_limit)
+        if first is None:
             return None
-        found: set[uuid.UUID] = set()
-        for key in dict.fromkeys(lists):
-            for raw in client.lrange(key, 0, scan_limit):
-                found.add(queued_task_id(raw) or _NOT_OURS)
-        if client.hlen(channel.unacked_key) > scan_limit:
-            return None
-        for raw in client.hvals(channel.unacked_key):
-            found.add(execute_task_id(raw) or _NOT_OURS)
-    return found
+        # A message a live worker has just taken off its queue is in neither place until the
+        # worker records it in `unacked`, a matter of milliseconds, and one restored from
+        # `unacked` meanwhile moved the other way: the second look finds either.
+        pause(settle_s)
+        second = _look(channel.client, channel, scan_limit)
+    return None if second is None else first | second
 
 
 _NOT_OURS = uuid.UUID(int=0)
@@ -95,6 +113,8 @@ def redispatch_vanished_tasks(
     scan_limit: int,
     batch: int,
     topic: str = TASKS_TOPIC,
+    settle_s: float = SETTLE_S,
+    pause: Callable[[float], None] = time.sleep,
 ) -> int:
     """Publish again the waiting tasks found nowhere; returns how many."""
     with engine.connect() as conn:
@@ -104,7 +124,7 @@ def redispatch_vanished_tasks(
     handed_over = _past_kafka(admin, bridge_group, topic, candidates)
     if not handed_over:
         return 0
-    in_broker = _in_broker(app, scan_limit)
+    in_broker = _in_broker(app, scan_limit, settle_s, pause)
     if in_broker is None:
         log.info("vanished tasks not looked for: more than %d messages to read", scan_limit)
         return 0

@@ -2,6 +2,7 @@
 worker's `unacked` is published again; one that is in any of them is left alone (real Redis
 broker, real Kafka, test database)."""
 
+import json
 import subprocess
 import sys
 import uuid
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 from confluent_kafka import Producer
 
 from celery_tasks.config import make_celery
+from celery_tasks.names import TASKS_QUEUE
 from celery_tasks.send import send_execute
 from celery_tasks.settings import BrokerSettings
 from celery_tasks.vanished import redispatch_vanished_tasks
@@ -64,7 +66,7 @@ def _republished(engine: sa.Engine, ids: list[uuid.UUID]) -> dict[uuid.UUID, int
     return {i: found.get(i, 0) for i in ids}
 
 
-def _run(app, engine, kafka_admin, topic: str, *, scan_limit: int = 1000) -> int:
+def _run(app, engine, kafka_admin, topic: str, *, scan_limit: int = 1000, **options) -> int:
     return redispatch_vanished_tasks(
         app,
         engine,
@@ -74,6 +76,8 @@ def _run(app, engine, kafka_admin, topic: str, *, scan_limit: int = 1000) -> int
         after_s=AFTER_S,
         scan_limit=scan_limit,
         batch=100_000,
+        settle_s=0.1,
+        **options,
     )
 
 
@@ -154,3 +158,20 @@ def test_nothing_is_looked_for_behind_more_messages_than_the_scan_limit(
     assert _republished(engine, [lost]) == {lost: 0}
     _run(app, engine, kafka_admin, topic, scan_limit=3)
     assert _republished(engine, [lost]) == {lost: 1}
+
+
+def test_a_message_a_live_worker_is_taking_is_seen_by_the_second_look(
+    app, engine, kafka_admin, topic, test_broker, clean_outbox
+):
+    (taking,) = _quiet_tasks(engine, 1)
+    send_execute(app, str(taking), "echo")
+    # A worker's BRPOP has just taken the message off its queue...
+    (key,) = [k for k in test_broker.scan_iter("tasks*") if test_broker.type(k) == b"list"]
+    raw = test_broker.rpop(key)
+
+    def worker_records_it(_seconds: float) -> None:
+        # ...and records it in `unacked` while the reconciler waits between its two looks.
+        test_broker.hset("unacked", "tag-1", json.dumps([json.loads(raw), "", TASKS_QUEUE]))
+
+    _run(app, engine, kafka_admin, topic, pause=worker_records_it)
+    assert _republished(engine, [taking]) == {taking: 0}
