@@ -77,26 +77,27 @@ def topic(kafka_admin: AdminClient) -> Iterator[str]:
         [NewTopic(name, num_partitions=4, replication_factor=1)], operation_timeout=30
     ).values():
         future.result(timeout=30)
-    _wait_until_served(kafka_admin, name, 4)
+    _wait_until_served(name, 4)
     yield name
     for future in kafka_admin.delete_topics([name], operation_timeout=30).values():
         future.result(timeout=30)
 
 
-def _wait_until_served(admin: AdminClient, topic: str, partitions: int) -> None:
+def _wait_until_served(topic: str, partitions: int) -> None:
     """Wait until the broker answers offsets of every partition: a topic just created can
-    still be unknown to the partition leaders for a moment (UNKNOWN_TOPIC_OR_PART)."""
-    deadline = time.monotonic() + 30
+    still be unknown to its partition leaders for a moment (UNKNOWN_TOPIC_OR_PART). Each try
+    asks through a new client, since a client keeps metadata that named no leader yet."""
+    deadline = time.monotonic() + 60
     specs = {TopicPartition(topic, p): OffsetSpec.latest() for p in range(partitions)}
     while True:
+        probe = AdminClient({"bootstrap.servers": KAFKA})
         try:
-            for future in admin.list_offsets(specs, request_timeout=5).values():
+            for future in probe.list_offsets(specs, request_timeout=10).values():
                 future.result()
             return
-        except KafkaException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+        except KafkaException as err:
+            assert time.monotonic() < deadline, f"topic {topic} not served after 60s: {err}"
+        time.sleep(0.5)
 
 
 @pytest.fixture
