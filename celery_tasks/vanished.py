@@ -63,9 +63,10 @@ def _past_kafka(
     return [c for c in candidates if lags.get(key_partition(str(c), count), 1) == 0]
 
 
-def _look(client: Any, channel: Any, scan_limit: int) -> set[uuid.UUID] | None:
+def _look(channel: Any, scan_limit: int) -> set[uuid.UUID] | None:
     """One look at the queue's lists, then at `unacked`; None when either holds more than
     `scan_limit` messages."""
+    client = channel.client
     lists = list(dict.fromkeys(channel._q_for_pri(TASKS_QUEUE, p) for p in channel.priority_steps))
     pipe = client.pipeline(transaction=False)
     for key in lists:
@@ -75,10 +76,10 @@ def _look(client: Any, channel: Any, scan_limit: int) -> set[uuid.UUID] | None:
     found: set[uuid.UUID] = set()
     # The queue before `unacked`: a message moves from the first to the second.
     for key in lists:
-        found.update(queued_task_id(raw) or _NOT_OURS for raw in client.lrange(key, 0, -1))
+        found.update(filter(None, map(queued_task_id, client.lrange(key, 0, -1))))
     if client.hlen(channel.unacked_key) > scan_limit:
         return None
-    found.update(execute_task_id(raw) or _NOT_OURS for raw in client.hvals(channel.unacked_key))
+    found.update(filter(None, map(execute_task_id, client.hvals(channel.unacked_key))))
     return found
 
 
@@ -89,18 +90,15 @@ def _in_broker(
     looks `settle_s` apart; None when there are more than `scan_limit` messages to read."""
     with app.connection_for_write() as connection:
         channel: Any = connection.default_channel
-        first = _look(channel.client, channel, scan_limit)
+        first = _look(channel, scan_limit)
         if first is None:
             return None
         # A message a live worker has just taken off its queue is in neither place until the
         # worker records it in `unacked`, a matter of milliseconds, and one restored from
         # `unacked` meanwhile moved the other way: the second look finds either.
         pause(settle_s)
-        second = _look(channel.client, channel, scan_limit)
+        second = _look(channel, scan_limit)
     return None if second is None else first | second
-
-
-_NOT_OURS = uuid.UUID(int=0)
 
 
 def redispatch_vanished_tasks(
