@@ -38,10 +38,19 @@ class WorkerResources:
 
     @property
     def autocommit(self) -> sa.Engine:
-        """The same pool, each statement its own transaction: the claim and the completion
-        are single statements, and BEGIN and COMMIT would double their round trips."""
+        """The engine of the claim and the completion, run once per task each: every statement
+        its own transaction (each is a single statement, and BEGIN and COMMIT would double their
+        round trips), planned once per connection (db/engine.py, `generic_plans`). A pool of
+        its own, since the plan setting is the connection's; one at a time per process."""
         if self._autocommit is None:
-            self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            self._autocommit = make_engine(
+                self.settings.database_url,
+                pool_size=1,
+                max_overflow=1,
+                app_name="worker",
+                pre_ping=False,
+                generic_plans=True,
+            ).execution_options(isolation_level="AUTOCOMMIT")
         return self._autocommit
 
     @property
@@ -64,8 +73,9 @@ class WorkerResources:
 
     def reset(self) -> None:
         """Forget clients inherited across fork; the child creates its own on first use."""
-        if self._engine is not None:
-            self._engine.dispose(close=False)
+        for engine in (self._engine, self._autocommit):
+            if engine is not None:
+                engine.dispose(close=False)
         self._engine = None
         self._autocommit = None
         self._redis = None
@@ -73,8 +83,9 @@ class WorkerResources:
 
     def close(self) -> None:
         """Close this process's own clients (at shutdown)."""
-        if self._engine is not None:
-            self._engine.dispose()
+        for engine in (self._engine, self._autocommit):
+            if engine is not None:
+                engine.dispose()
         for client in (self._redis, self._broker_redis):
             if client is not None:
                 client.close()

@@ -18,6 +18,17 @@ CHILD_TABLES = {"task_effects": "task_created_at", "task_attempts": "task_create
 # Maintenance DDL takes strong locks on `tasks`; waiting behind a long query would queue every
 # API request behind the DDL, so it gives up instead and the next beat run tries again.
 MAINTENANCE_LOCK_TIMEOUT = "5s"
+# The GIN indexes of each month's `tasks` partition without a pending list. Every claim and
+# completion inserts the unchanged payload into the GIN index again (a status change is never a
+# HOT update); with the pending list (fastupdate, PostgreSQL's default) those inserts from every
+# worker queue on the list's one metapage, and whichever statement fills the list merges it into
+# the index. Measured on 3,000-task drains (pg_stat_statements): the claim's mean went from 1.66
+# ms and 653 buffers to 0.29 ms and 25, the completion's from 0.56 to 0.30 ms; the CPU per task
+# and the drain rate did not change (the time was waiting, not work).
+# A partition's indexes are cloned from the partitioned index, which cannot carry the option
+# (PostgreSQL refuses SET on partitioned indexes), so each new partition gets it here; migration
+# 0006 set it on the partitions made before.
+GIN_OPTIONS = "fastupdate = off"
 
 
 @dataclass(frozen=True)
@@ -95,10 +106,25 @@ def _create_month(conn: sa.Connection, table: str, name: str, key: str, part: "P
             f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
         )
     )
+    _tune_gin_indexes(conn, name)
     if stray:
         conn.execute(sa.text(f"INSERT INTO {table} SELECT * FROM moving_rows"))  # noqa: S608
         conn.execute(sa.text("DROP TABLE moving_rows"))
     return moved
+
+
+def _tune_gin_indexes(conn: sa.Connection, table: str) -> None:
+    """Give the GIN indexes of partition `table` the options of GIN_OPTIONS."""
+    names = conn.execute(
+        sa.text(
+            "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "JOIN pg_am am ON am.oid = c.relam "
+            "WHERE i.indrelid = CAST(:table AS regclass) AND am.amname = 'gin'"
+        ),
+        {"table": f'"{table}"'},
+    ).scalars()
+    for index in names:
+        conn.execute(sa.text(f'ALTER INDEX "{index}" SET ({GIN_OPTIONS})'))
 
 
 def create_partition(conn: sa.Connection, part: Partition) -> int:

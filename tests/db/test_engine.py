@@ -3,6 +3,8 @@
 import sqlalchemy as sa
 
 from db.engine import Engines, make_engine
+from db.execution import claim_task
+from db.ids import uuid7
 
 
 def test_read_falls_back_to_primary_when_replica_is_unreachable(engine):
@@ -26,3 +28,36 @@ def test_read_uses_replica_when_it_answers(engine, it_database_url):
     assert name == "tests-replica"
     assert engines.replica_down_until == 0.0
     replica.dispose()
+
+
+def _plans_of_the_claim(engine: sa.Engine) -> tuple[int, int]:
+    """Run the worker's claim ten times on one connection (for ids no row has: nothing
+    changes) and return how the server planned its runs: (runs on the one generic plan, runs
+    planned for themselves); psycopg prepares the statement at its fifth run."""
+    with engine.connect() as conn:
+        for _ in range(10):
+            assert claim_task(conn, uuid7(), 20.0, "tests") is None
+        generic, custom = conn.execute(
+            sa.text(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+                "WHERE statement LIKE 'WITH claimed AS%'"
+            )
+        ).one()
+        conn.rollback()
+    return int(generic), int(custom)
+
+
+def test_an_engine_with_generic_plans_plans_the_claim_once_where_the_default_plans_every_run(
+    it_database_url,
+):
+    default = make_engine(it_database_url, pool_size=1, app_name="tests-default-plans")
+    generic = make_engine(it_database_url, pool_size=1, app_name="tests", generic_plans=True)
+    try:
+        generic_runs, custom_runs = _plans_of_the_claim(generic)
+        assert generic_runs >= 5 and custom_runs == 0
+        # What the option is for: left alone, the server plans the claim anew at every run.
+        default_generic, default_custom = _plans_of_the_claim(default)
+        assert default_generic == 0 and default_custom >= 5
+    finally:
+        default.dispose()
+        generic.dispose()

@@ -136,3 +136,28 @@ def test_prune_refuses_a_month_with_active_tasks_and_says_why(engine, cleanup, i
     assert "tasks_p2018_02" in result.output.splitlines()[0]  # dropped: ...
     assert busy.name in names and done.name not in names
     assert still_there == busy.name
+
+
+def _gin_options(conn: sa.Connection) -> dict[str, list[str] | None]:
+    """Each `tasks` partition's GIN index -> its storage options."""
+    rows = conn.execute(
+        sa.text(
+            "SELECT h.inhrelid::regclass::text, c.reloptions FROM pg_inherits h "
+            "JOIN pg_index i ON i.indrelid = h.inhrelid JOIN pg_class c ON c.oid = i.indexrelid "
+            "JOIN pg_am am ON am.oid = c.relam "
+            "WHERE h.inhparent = 'tasks'::regclass AND am.amname = 'gin'"
+        )
+    )
+    return {name: options for name, options in rows}
+
+
+def test_every_partitions_payload_index_has_no_pending_list_also_a_new_one(engine, cleanup):
+    cleanup.append("tasks_p2033_05")
+    with engine.begin() as conn:
+        before = _gin_options(conn)
+        create_partition(conn, partition_for(date(2033, 5, 1)))
+        after = _gin_options(conn)
+    # The migration's partitions (the default one too) and the one made now alike.
+    assert "tasks_default" in before
+    assert set(after) == set(before) | {"tasks_p2033_05"}
+    assert {name: opts for name, opts in after.items() if opts != ["fastupdate=off"]} == {}
