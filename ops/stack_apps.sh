@@ -54,11 +54,13 @@ load_scale() {
 }
 
 save_scale() {
-    local key
+    # A temporary file of this process's own: several `start`s run at once (the bench starts
+    # the relay, bridge and worker in parallel), and a shared name let one move the other's.
+    local key tmp=$RUN_DIR/scale.new.$$
     for key in "${SCALE_KEYS[@]}"; do
         printf '%s=%s\n' "$key" "${SCALE[$key]}"
-    done >"$RUN_DIR/scale.new"
-    mv "$RUN_DIR/scale.new" "$RUN_DIR/scale"
+    done >"$tmp"
+    mv -f "$tmp" "$RUN_DIR/scale"
 }
 
 # --- (h) instances ---------------------------------------------------------------------------
