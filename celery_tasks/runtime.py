@@ -27,13 +27,7 @@ class WorkerResources:
             # No pre-ping: a claim that meets a dropped connection is retried by autoretry_for,
             # a final write by durable() (celery_tasks/settle.py); the ping would cost a round
             # trip twice per task.
-            self._engine = make_engine(
-                self.settings.database_url,
-                pool_size=2,
-                max_overflow=2,
-                app_name="worker",
-                pre_ping=False,
-            )
+            self._engine = self._make_engine(pool_size=2, generic_plans=False)
         return self._engine
 
     @property
@@ -43,14 +37,9 @@ class WorkerResources:
         round trips), planned once per connection (db/engine.py, `generic_plans`). A pool of
         its own, since the plan setting is the connection's; one at a time per process."""
         if self._autocommit is None:
-            self._autocommit = make_engine(
-                self.settings.database_url,
-                pool_size=1,
-                max_overflow=1,
-                app_name="worker",
-                pre_ping=False,
-                generic_plans=True,
-            ).execution_options(isolation_level="AUTOCOMMIT")
+            self._autocommit = self._make_engine(pool_size=1, generic_plans=True).execution_options(
+                isolation_level="AUTOCOMMIT"
+            )
         return self._autocommit
 
     @property
@@ -70,6 +59,17 @@ class WorkerResources:
                 self.settings.broker.broker_url, socket_timeout=5, socket_connect_timeout=5
             )
         return self._broker_redis
+
+    def _make_engine(self, *, pool_size: int, generic_plans: bool) -> sa.Engine:
+        """An engine of the worker on the primary, `pool_size` connections and as many more."""
+        return make_engine(
+            self.settings.database_url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            app_name="worker",
+            pre_ping=False,
+            generic_plans=generic_plans,
+        )
 
     def reset(self) -> None:
         """Forget clients inherited across fork; the child creates its own on first use."""

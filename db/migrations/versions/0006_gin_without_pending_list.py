@@ -30,7 +30,8 @@ _PARTITION_GIN_INDEXES = """
 """
 
 
-def upgrade() -> None:
+def _each_partition_gin_index(statements: str) -> None:
+    """Run `statements` (PL/pgSQL, the index as `r.idx`) for each GIN index of a partition."""
     op.execute(
         f"""
         DO $$
@@ -38,24 +39,19 @@ def upgrade() -> None:
             r record;
         BEGIN
             FOR r IN {_PARTITION_GIN_INDEXES} LOOP
-                EXECUTE format('ALTER INDEX %s SET (fastupdate = off)', r.idx);
-                PERFORM gin_clean_pending_list(r.idx);
+                {statements}
             END LOOP;
         END $$
         """
+    )
+
+
+def upgrade() -> None:
+    _each_partition_gin_index(
+        "EXECUTE format('ALTER INDEX %s SET (fastupdate = off)', r.idx);"
+        " PERFORM gin_clean_pending_list(r.idx);"
     )
 
 
 def downgrade() -> None:
-    op.execute(
-        f"""
-        DO $$
-        DECLARE
-            r record;
-        BEGIN
-            FOR r IN {_PARTITION_GIN_INDEXES} LOOP
-                EXECUTE format('ALTER INDEX %s RESET (fastupdate)', r.idx);
-            END LOOP;
-        END $$
-        """
-    )
+    _each_partition_gin_index("EXECUTE format('ALTER INDEX %s RESET (fastupdate)', r.idx);")
