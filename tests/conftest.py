@@ -1,6 +1,7 @@
 """Shared fixtures. Integration tests use the real services of the local stack
 (`ops/stack.sh up`); when one is missing they fail, they never skip."""
 
+import gc
 import os
 import time
 import uuid
@@ -30,6 +31,16 @@ TEST_BROKER_URL = f"redis://127.0.0.1:6379/{os.environ.get('TEST_BROKER_DB', '5'
 
 def _admin_conninfo(url: str) -> str:
     return sa.engine.make_url(url).set(drivername="postgresql").render_as_string(False)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _collect_what_the_module_left() -> Iterator[None]:
+    """Collect garbage at the end of each module. A client a test forgot to close (a pool's
+    connection, say) warns when it is collected, and warnings are errors here: collected at a
+    moment of the collector's choosing, it fails whichever test runs then; collected here, it
+    fails the module that leaked it."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from webapp import (
     webhooks_api,
 )
 from webapp.routing import TaskIdConverter
-from webapp.services import Services, init_app
+from webapp.services import EXTENSION, Services, init_app
 from webapp.settings import WebSettings
 
 BLUEPRINTS = (
@@ -57,3 +57,10 @@ def create_app(settings: WebSettings | None = None, catalog: Catalog = CATALOG) 
     ratelimit.init_app(app, settings)
     console.init_app(app, settings)
     return app
+
+
+def close_app(app: Flask) -> None:
+    """Release what `create_app` made: pools, the limiter's Redis, the console's threads."""
+    app.extensions[EXTENSION].close()
+    ratelimit.close(app)
+    console.close(app)

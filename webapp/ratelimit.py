@@ -85,3 +85,12 @@ def init_app(app: Flask, settings: WebSettings) -> None:
     flask_limiter_log = logging.getLogger("flask-limiter")
     if not any(isinstance(h, _CountStorageErrors) for h in flask_limiter_log.handlers):
         flask_limiter_log.addHandler(_CountStorageErrors())
+
+
+def close(app: Flask) -> None:
+    """Close the limiter's Redis connections. A server process never needs to (they end with
+    it), but a process that builds many apps, the tests, would leave their sockets open."""
+    limiter: Limiter | None = app.extensions.get(EXTENSION)
+    client = getattr(limiter.storage, "storage", None) if limiter is not None else None
+    if client is not None:
+        client.close()

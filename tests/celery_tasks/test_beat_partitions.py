@@ -1,6 +1,7 @@
 """The partition jobs of Celery beat: scheduled daily on the maintenance queue, and running
 them (a direct call, as a worker would) maintains the integration database's partitions."""
 
+from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -17,7 +18,7 @@ from tests.conftest import TEST_BROKER_URL
 
 
 @pytest.fixture(scope="module")
-def beat_app(it_database_url: str) -> Celery:
+def beat_app(it_database_url: str) -> Iterator[Celery]:
     """One app for the module: Celery warns when a name is registered twice in a process."""
     settings = WorkerSettings(
         broker=BrokerSettings(broker_url=TEST_BROKER_URL),
@@ -25,8 +26,10 @@ def beat_app(it_database_url: str) -> Celery:
         retention_months=12,
     )
     app = make_celery(settings.broker, settings, name="test-beat")
-    register_beat(app, WorkerResources(settings))
-    return app
+    resources = WorkerResources(settings)
+    register_beat(app, resources)
+    yield app
+    resources.close()
 
 
 def test_prune_and_ensure_are_scheduled_on_the_maintenance_queue(beat_app):

@@ -9,14 +9,14 @@ from flask.testing import FlaskClient
 
 from tests.webapp.apikit import make_settings
 from tests.webapp.consolekit import Made, close, console_app
-from webapp.app import create_app
+from webapp.app import close_app, create_app
 
 
 @pytest.fixture
 def app(it_database_url: str) -> Iterator[Flask]:
     flask_app = create_app(make_settings(it_database_url))
     yield flask_app
-    flask_app.extensions["taskservice"].close()
+    close_app(flask_app)
 
 
 @pytest.fixture

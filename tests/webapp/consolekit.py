@@ -16,7 +16,7 @@ from db.ids import created_at_of
 from db.models import task_attempts_table, webhook_deliveries_table
 from db.tasks_repo import NewTask, insert_tasks
 from tests.webapp.apikit import make_settings, new_key
-from webapp.app import create_app
+from webapp.app import close_app, create_app
 
 SECRET = "console-test-secret-" + "x" * 32
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -30,8 +30,7 @@ def console_app(database_url: str, **overrides: object) -> Flask:
 
 
 def close(app: Flask) -> None:
-    app.extensions["taskservice-console"].close()
-    app.extensions["taskservice"].close()
+    close_app(app)
 
 
 def csrf_of(html: str) -> str:

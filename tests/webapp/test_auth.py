@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from db.api_keys import revoke_key
 from taskctl.cli import main as taskctl
 from tests.webapp.apikit import bearer, make_settings, new_key
-from webapp.app import create_app
+from webapp.app import close_app, create_app
 
 ECHO = {"type": "echo", "payload": {"n": 1}}
 
@@ -52,7 +52,7 @@ def _client_with_key_cache(database_url: str, ttl_s: float):
     try:
         yield app.test_client()
     finally:
-        app.extensions["taskservice"].close()
+        close_app(app)
 
 
 def _submit(client, key: str):
@@ -133,7 +133,7 @@ def test_authentication_off_accepts_requests_without_a_key(it_database_url):
     response = client.post("/api/tasks", json=ECHO)
     assert response.status_code == 202
     assert client.get(response.headers["Location"]).json["tenant"] is None
-    app.extensions["taskservice"].close()
+    close_app(app)
 
 
 def test_taskctl_apikey_create_list_revoke(it_database_url, client):

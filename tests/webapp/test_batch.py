@@ -6,7 +6,7 @@ import psycopg
 import sqlalchemy as sa
 
 from tests.webapp.apikit import bearer, make_settings, new_key
-from webapp.app import create_app
+from webapp.app import close_app, create_app
 
 
 def _count(engine, tenant: str) -> int:
@@ -67,4 +67,4 @@ def test_batch_size_and_shape_are_bounded(it_database_url, engine):
     for body in [too_many, {"tasks": []}, {"tasks": {}}, [], {"tasks": [{}], "extra": 1}]:
         response = client.post("/api/tasks/batch", json=body, headers=headers)
         assert response.status_code == 422, body
-    app.extensions["taskservice"].close()
+    close_app(app)

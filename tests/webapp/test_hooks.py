@@ -2,7 +2,7 @@
 authentication, then the rate limiter; Retry-After only on 429 and 503."""
 
 from tests.webapp.apikit import bearer, make_settings, new_key
-from webapp.app import create_app
+from webapp.app import close_app, create_app
 
 ECHO = {"type": "echo", "payload": {}}
 
@@ -22,7 +22,7 @@ def test_a_refused_request_carries_retry_after(it_database_url, engine, test_bro
         assert client.post("/api/tasks", json=ECHO, headers=bearer(key)).status_code == 202
         refused = client.post("/api/tasks", json=ECHO, headers=bearer(key))
     finally:
-        app.extensions["taskservice"].close()
+        close_app(app)
     assert refused.status_code == 429
     assert 0 < int(refused.headers["Retry-After"]) <= 60
 
@@ -47,7 +47,7 @@ def test_readiness_can_require_only_the_database(it_database_url):
         submit_only = client.get("/readyz?require=database")
         unknown = client.get("/readyz?require=flux")
     finally:
-        app.extensions["taskservice"].close()
+        close_app(app)
     assert full.status_code == 503
     assert full.json["checks"]["kafka"] != "ok"
     assert submit_only.status_code == 200

@@ -7,7 +7,7 @@ import uuid
 import sqlalchemy as sa
 
 from tests.webapp.apikit import bearer, make_settings, new_key
-from webapp.app import create_app
+from webapp.app import close_app, create_app
 
 BODY = {"type": "echo", "payload": {"order": 42}}
 
@@ -66,7 +66,7 @@ def test_expired_key_creates_a_new_task(it_database_url, engine):
     second = client.post("/api/tasks", json={**BODY, "priority": 3}, headers=headers)
     assert (first.status_code, second.status_code) == (202, 202)
     assert first.json["id"] != second.json["id"]
-    app.extensions["taskservice"].close()
+    close_app(app)
 
 
 def test_concurrent_identical_requests_create_one_task(app, engine):

@@ -11,7 +11,7 @@ from db.outcomes import complete_task, fail_task, schedule_retry
 from db.redrive import redrive_task
 from db.tasks_repo import NewTask, insert_tasks
 from tests.webapp.apikit import bearer, make_settings, new_key
-from webapp.app import create_app
+from webapp.app import close_app, create_app
 
 OWNER = "test-host/test-table:1"
 
@@ -164,4 +164,4 @@ def test_an_operator_may_allow_private_callbacks(it_database_url, engine):
         task = client.get(f"/api/tasks/{response.json['id']}", headers=bearer(key)).json
         assert task["callback_url"] == "http://127.0.0.1:8999/hook"
     finally:
-        app.extensions["taskservice"].close()
+        close_app(app)

@@ -1,6 +1,6 @@
 """Errors of dependencies become problem responses, never a bare 500."""
 
-from webapp.app import create_app
+from webapp.app import close_app, create_app
 from webapp.settings import WebSettings
 
 
@@ -13,7 +13,7 @@ def test_submit_while_the_database_is_unreachable_is_a_503_problem():
     try:
         response = app.test_client().post("/api/tasks", json={"type": "echo", "payload": {}})
     finally:
-        app.extensions["taskservice"].close()
+        close_app(app)
     assert response.status_code == 503
     assert response.content_type == "application/problem+json"
     # At least our 1 s; Flask-Limiter raises it to its window's reset when a limit applies.

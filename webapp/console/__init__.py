@@ -93,3 +93,10 @@ def init_app(app: Flask, settings: WebSettings) -> None:
         csrf = CSRFProtect(app)
     app.extensions[EXTENSION] = ConsoleState(settings, csrf)
     app.register_blueprint(bp)
+
+
+def close(app: Flask) -> None:
+    """Stop the console's threads and close its client, if `app` serves the console."""
+    state: ConsoleState | None = app.extensions.get(EXTENSION)
+    if state is not None:
+        state.close()
