@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 import requests
+from redis import Redis
 
 API = os.environ.get("API_URL", "http://127.0.0.1:8080")
 REPO = Path(__file__).resolve().parents[2]
+STACK_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/1")
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
 # Authentication is on by default; `ops/stack.sh up` keeps a development key here.
 DEV_KEY_FILE = REPO / ".stack" / "dev-api-key"
@@ -49,6 +51,13 @@ def api() -> str:
     response = requests.get(f"{API}/readyz", timeout=10)
     assert response.status_code == 200, f"stack not ready: {response.text}"
     return API
+
+
+@pytest.fixture
+def stack_broker() -> Iterable[Redis]:
+    """A plain Redis client on the running stack's Celery broker (closed after the test)."""
+    with Redis.from_url(STACK_BROKER_URL) as broker:
+        yield broker
 
 
 @pytest.fixture

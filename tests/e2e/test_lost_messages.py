@@ -2,7 +2,6 @@
 recorded as unacknowledged) is published again by the reconciler, and its task completes once,
 long before the last-resort rule's hour (celery_tasks/vanished.py)."""
 
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,7 +16,6 @@ from tests.conftest import STACK_DATABASE_URL
 from tests.e2e.conftest import submit, wait_for
 from tests.e2e.drills import MAINTENANCE_METRICS, metric_total, stopped
 
-STACK_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/1")
 # CELERY_TASKS_RECONCILE_VANISHED_AFTER_S of the stack (the default).
 VANISHED_AFTER_S = 120
 
@@ -44,13 +42,14 @@ def _take_off_the_queue(broker: Redis, task_id: uuid.UUID, timeout_s: float) -> 
     raise AssertionError(f"no message for {task_id} reached the queue in {timeout_s}s")
 
 
-def test_a_message_a_dead_node_took_off_its_queue_is_published_again(api, http, stack_db):
-    broker = Redis.from_url(STACK_BROKER_URL)
+def test_a_message_a_dead_node_took_off_its_queue_is_published_again(
+    api, http, stack_db, stack_broker
+):
     before = metric_total(MAINTENANCE_METRICS, "reconcile_vanished_redispatched_total")
     with stopped("worker"):
         task = submit(http, {"type": "echo", "payload": {"lost": uuid.uuid4().hex}})
         task_id = uuid.UUID(task["id"])
-        _take_off_the_queue(broker, task_id, timeout_s=60)
+        _take_off_the_queue(stack_broker, task_id, timeout_s=60)
     taken = time.monotonic()
     views = wait_for(http, [task["id"]], timeout_s=VANISHED_AFTER_S + 90)
     took = time.monotonic() - taken

@@ -15,7 +15,6 @@ import pytest
 import sqlalchemy as sa
 from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
-from redis import Redis
 
 from celery_tasks.config import make_celery
 from celery_tasks.send import send_execute
@@ -23,7 +22,7 @@ from celery_tasks.settings import BrokerSettings
 from db.engine import make_engine
 from db.topics import DLT_TOPIC
 from tests.conftest import KAFKA, STACK_DATABASE_URL
-from tests.e2e.conftest import API, REPO, get, stack, submit, taskctl, wait_for
+from tests.e2e.conftest import API, REPO, STACK_BROKER_URL, get, stack, submit, taskctl, wait_for
 from tests.e2e.drills import (
     MAINTENANCE_METRICS,
     RELAY_METRICS,
@@ -37,7 +36,6 @@ from tests.e2e.drills import (
     wait_terminal,
 )
 
-STACK_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/1")
 VENV_BIN = REPO / ".venv" / "bin"
 
 
@@ -48,17 +46,18 @@ def stack_db() -> Iterator[sa.Engine]:
     engine.dispose()
 
 
-def test_five_thousand_tasks_whose_messages_were_flushed_all_complete_once(api, stack_db):
-    broker = Redis.from_url(STACK_BROKER_URL)
+def test_five_thousand_tasks_whose_messages_were_flushed_all_complete_once(
+    api, stack_db, stack_broker
+):
     tag = f"flush-{uuid.uuid4().hex[:8]}"
     with stopped("worker"):
         submit_batches(5000, {"type": "echo", "payload": {"drill": tag}}, correlation_id=tag)
         deadline = time.monotonic() + 120
-        while queued_messages(broker) < 5000:
-            assert time.monotonic() < deadline, f"only {queued_messages(broker)} queued"
+        while queued_messages(stack_broker) < 5000:
+            assert time.monotonic() < deadline, f"only {queued_messages(stack_broker)} queued"
             time.sleep(0.5)
         vanished_before = metric_total(MAINTENANCE_METRICS, "reconcile_vanished_redispatched")
-        broker.flushdb()
+        stack_broker.flushdb()
     # Not a speed check (the benchmark measures the drain, and 5,000 tasks take over a minute
     # on a slow machine): the bound only says the drill did not hang. The lost-before-an-epoch
     # rule must be what recovered them, well before the vanished rule (120 s) would see one.

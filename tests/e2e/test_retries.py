@@ -13,7 +13,6 @@ import pytest
 import requests
 import sqlalchemy as sa
 from confluent_kafka import Producer
-from redis import Redis
 
 from celery_tasks.config import make_celery
 from celery_tasks.ownership import owner_pid
@@ -23,9 +22,7 @@ from db.engine import make_engine
 from db.wire import task_value
 from taskctl.dlt_topic import read_dlt
 from tests.conftest import KAFKA, STACK_DATABASE_URL
-from tests.e2e.conftest import get, stack, submit, wait_for
-
-STACK_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/1")
+from tests.e2e.conftest import STACK_BROKER_URL, get, stack, submit, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -181,19 +178,18 @@ def test_task_that_kills_its_worker_every_time_ends_failed_in_the_dlt(api, http)
     assert len(dlt_records(task["id"])) == 1
 
 
-def test_reconciler_completes_tasks_whose_celery_messages_were_flushed(api, http):
-    broker = Redis.from_url(STACK_BROKER_URL)
+def test_reconciler_completes_tasks_whose_celery_messages_were_flushed(api, http, stack_broker):
     stack("stop", "worker")
     try:
         ids = [submit(http, {"type": "echo", "payload": {"n": n}})["id"] for n in range(30)]
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            queued = sum(broker.llen(k) for k in broker.keys("tasks*"))
+            queued = sum(stack_broker.llen(k) for k in stack_broker.keys("tasks*"))
             if queued >= 30:
                 break
             time.sleep(0.2)
         assert queued >= 30
-        broker.flushdb()
+        stack_broker.flushdb()
     finally:
         stack("start", "worker")
     views = wait_for(http, ids, timeout_s=150)
