@@ -37,9 +37,7 @@ class WorkerResources:
         round trips), planned once per connection (db/engine.py, `generic_plans`). A pool of
         its own, since the plan setting is the connection's; one at a time per process."""
         if self._autocommit is None:
-            self._autocommit = self._make_engine(pool_size=1, generic_plans=True).execution_options(
-                isolation_level="AUTOCOMMIT"
-            )
+            self._autocommit = self._make_engine(pool_size=1, generic_plans=True, autocommit=True)
         return self._autocommit
 
     @property
@@ -60,7 +58,9 @@ class WorkerResources:
             )
         return self._broker_redis
 
-    def _make_engine(self, *, pool_size: int, generic_plans: bool) -> sa.Engine:
+    def _make_engine(
+        self, *, pool_size: int, generic_plans: bool, autocommit: bool = False
+    ) -> sa.Engine:
         """An engine of the worker on the primary, `pool_size` connections and as many more."""
         return make_engine(
             self.settings.database_url,
@@ -69,6 +69,7 @@ class WorkerResources:
             app_name="worker",
             pre_ping=False,
             generic_plans=generic_plans,
+            autocommit=autocommit,
         )
 
     def reset(self) -> None:

@@ -3,7 +3,7 @@
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import sqlalchemy as sa
@@ -24,6 +24,7 @@ def make_engine(
     app_name: str = "",
     pre_ping: bool = True,
     generic_plans: bool = False,
+    autocommit: bool = False,
 ) -> sa.Engine:
     """Create an engine; it connects lazily, on first use, so it is safe to build before fork.
 
@@ -38,6 +39,11 @@ def make_engine(
     worker's claim and completion that planning was half the database's CPU per task. Only for
     statements that name rows by key: a generic plan cannot use the partial index on active
     statuses for `status IN (:a, :b)`, so the engines of scans (the reconciler's) keep the default.
+
+    `autocommit` makes every statement its own transaction on every connection of the pool. Set
+    here, once per connection, rather than per checkout with `execution_options`: SQLAlchemy then
+    switches each connection into autocommit when it is taken and back when it is returned,
+    which cost 0.18 ms per checkout (a `SELECT 1` took 0.50 ms instead of 0.32).
     """
     connect_args: dict[str, object] = {"connect_timeout": 5}
     if app_name:
@@ -51,6 +57,7 @@ def make_engine(
         pool_pre_ping=pre_ping,
         pool_recycle=1800,
         connect_args=connect_args,
+        **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
     )
 
 
@@ -61,6 +68,18 @@ class Engines:
     primary: sa.Engine
     replica: sa.Engine | None = None
     replica_down_until: float = 0.0
+    # (primary, its autocommit view), so the view follows a primary that is replaced.
+    _autocommit: tuple[sa.Engine, sa.Engine] | None = field(default=None, repr=False)
+
+    @property
+    def primary_autocommit(self) -> sa.Engine:
+        """The primary, each statement its own transaction (same pool), for one-statement
+        writes. Made once: `execution_options` copies the engine and its event listeners,
+        0.2 ms of CPU each time, which showed in every single submit's profile."""
+        if self._autocommit is None or self._autocommit[0] is not self.primary:
+            view = self.primary.execution_options(isolation_level="AUTOCOMMIT")
+            self._autocommit = (self.primary, view)
+        return self._autocommit[1]
 
     @property
     def reader(self) -> sa.Engine:

@@ -71,7 +71,7 @@ def submit_batch() -> tuple[Response, int]:
     new_tasks = _parse_items(body)
     check_callbacks(new_tasks, allow_private=svc.settings.webhooks_allow_private)
     outcome = idempotency.create_tasks(
-        svc.engines.primary,
+        svc.engines,
         new_tasks,
         tenant=current_tenant(),
         key=key,

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import request
 
+from db.engine import Engines
 from db.idempotency import claim_key, find_key
 from db.tasks_repo import InsertedTask, NewTask, insert_tasks
 from webapp.errors import BadRequestError, ConflictError
@@ -70,7 +71,7 @@ def request_hash(kind: str, body: Any) -> str:
 
 
 def create_tasks(
-    engine: sa.Engine,
+    engines: Engines,
     new_tasks: Sequence[NewTask],
     *,
     tenant: str | None,
@@ -84,8 +85,9 @@ def create_tasks(
     """
     if key is None and len(new_tasks) == 1:
         # One task is one statement, atomic on its own: no BEGIN and COMMIT round trips.
-        with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+        with engines.primary_autocommit.connect() as conn:
             return Created(insert_tasks(conn, new_tasks))
+    engine = engines.primary
     if key is None:
         with engine.begin() as conn:
             return Created(insert_tasks(conn, new_tasks))

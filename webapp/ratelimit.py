@@ -19,6 +19,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp import metrics
 from webapp.auth import current_principal, required_scope
+from webapp.ratelimit_storage import storage_uri
 from webapp.services import services
 from webapp.settings import WebSettings
 
@@ -60,12 +61,13 @@ def _exempt() -> bool:
 
 
 def make_limiter(settings: WebSettings) -> Limiter:
-    """A Limiter counting in the settings' Redis; connects on first use."""
+    """A Limiter counting in the settings' Redis (one round trip per request, see
+    webapp/ratelimit_storage.py); connects on first use."""
     return Limiter(
         rate_key,
         application_limits=[limit_for_request],
         application_limits_exempt_when=_exempt,
-        storage_uri=settings.rate_limit_storage_url or settings.redis_url,
+        storage_uri=storage_uri(settings.rate_limit_storage_url or settings.redis_url),
         storage_options={"socket_timeout": 1, "socket_connect_timeout": 1},
         strategy=settings.rate_limit_strategy,
         headers_enabled=True,

@@ -64,7 +64,7 @@ def submit_task() -> tuple[Response, int, dict[str, str]]:
     )
     check_callbacks([new], allow_private=svc.settings.webhooks_allow_private)
     outcome = idempotency.create_tasks(
-        svc.engines.primary,
+        svc.engines,
         [new],
         tenant=tenant,
         key=key,

@@ -61,3 +61,36 @@ def test_an_engine_with_generic_plans_plans_the_claim_once_where_the_default_pla
     finally:
         default.dispose()
         generic.dispose()
+
+
+def test_an_autocommit_engine_commits_each_statement_on_its_own(engine, it_database_url):
+    native = make_engine(it_database_url, pool_size=1, autocommit=True)
+    name = f"autocommit_probe_{uuid7().hex[:8]}"
+    try:
+        with native.connect() as conn:
+            conn.execute(sa.text(f"CREATE TABLE {name} (n int)"))
+            conn.execute(sa.text(f"INSERT INTO {name} VALUES (1)"))
+            # Still inside the block, no commit: another connection already sees the row.
+            with engine.connect() as other:
+                assert other.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar() == 1
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
+        native.dispose()
+
+
+def test_the_primarys_autocommit_view_is_made_once_and_follows_a_new_primary(
+    engine, it_database_url
+):
+    engines = Engines(primary=engine)
+    view = engines.primary_autocommit
+    assert engines.primary_autocommit is view
+    with view.connect() as conn:
+        assert conn.connection.driver_connection.autocommit is True
+    replacement = make_engine(it_database_url, pool_size=1)
+    try:
+        engines.primary = replacement
+        assert engines.primary_autocommit is not view
+        assert engines.primary_autocommit.pool is replacement.pool
+    finally:
+        replacement.dispose()
