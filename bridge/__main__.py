@@ -6,10 +6,9 @@ import logging
 from prometheus_client import start_http_server
 
 from bridge.consumer import Bridge, make_consumer
+from bridge.dispatch import celery_dispatch
 from bridge.settings import BridgeSettings
 from celery_tasks.config import make_celery
-from celery_tasks.send import send_execute
-from db.wire import TaskRecord
 from taskkit.logsetup import configure_logging
 from taskkit.loop import ProcessLoop
 from taskkit.settings import settings_or_exit
@@ -25,17 +24,8 @@ def main() -> None:
     loop = ProcessLoop("bridge", heartbeat_file=settings.heartbeat_file)
     loop.install_signal_handlers()
 
-    def dispatch(record: TaskRecord) -> str:
-        return send_execute(
-            celery,
-            record.task_id,
-            record.type,
-            priority=record.priority,
-            correlation_id=record.correlation_id,
-        )
-
     start_http_server(settings.metrics_port, addr=settings.metrics_address)
-    bridge = Bridge(make_consumer(settings), dispatch, settings)
+    bridge = Bridge(make_consumer(settings), celery_dispatch(celery), settings)
     log.info("bridge consuming %s as group %s", settings.topic, settings.group_id)
     bridge.subscribe()
     try:

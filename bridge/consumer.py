@@ -1,9 +1,8 @@
 """The bridge loop: Kafka `tasks` records in, Celery execute messages out, offsets after."""
 
-import enum
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
@@ -18,20 +17,14 @@ from taskkit.logsetup import log_context
 
 log = logging.getLogger(__name__)
 
-Dispatch = Callable[[TaskRecord], object]
+# Hands a batch's records to Celery together; their message ids, in order, once Celery has
+# them all; raises when it did not take them.
+Dispatch = Callable[[Sequence[TaskRecord]], Sequence[str]]
 
 
 def make_consumer(settings: BridgeSettings) -> Consumer:
     """Create the bridge's Kafka consumer (not yet subscribed)."""
     return Consumer({**settings.consumer_config(), "stats_cb": LagRecorder(settings.topic)})
-
-
-class Handled(enum.Enum):
-    """What became of one record."""
-
-    DISPATCHED = "dispatched"
-    SKIPPED = "skipped"
-    DEFERRED = "deferred"
 
 
 @dataclass
@@ -65,7 +58,12 @@ class Bridge:
         self.consumer.close()
 
     def process_batch(self) -> BatchResult:
-        """Consume up to one batch, dispatch each record, store offsets of those Celery took."""
+        """Consume up to one batch, hand its records to Celery together, then store offsets.
+
+        All or nothing: offsets are stored, in order, only after Celery took the whole batch;
+        when it did not, every partition of the batch goes back to its first record of the
+        batch, so a record is never committed before one ahead of it on its partition.
+        """
         # Wait for the first record only, then take what is already fetched without waiting:
         # consume(n, timeout) returns only once n records arrived or the timeout passed, which
         # held a lone task for up to the whole timeout.
@@ -76,31 +74,36 @@ class Bridge:
         messages = [first]
         if self.settings.batch_size > 1:
             messages += self.consumer.consume(num_messages=self.settings.batch_size - 1, timeout=0)
-        blocked: set[tuple[str, int]] = set()
+        entries: list[tuple[Message, TaskRecord | None]] = []
         for msg in messages:
             err = msg.error()
             if err is not None:
                 self._on_error(err)
                 continue
-            partition = (msg.topic() or "", msg.partition() or 0)
-            if partition in blocked:
-                # An earlier record of this partition was put back; later ones follow it so
-                # the partition's order and its committed offset stay consistent.
-                continue
-            handled = self._handle(msg)
-            if handled is Handled.DISPATCHED:
-                result.dispatched += 1
-            elif handled is Handled.SKIPPED:
+            entries.append((msg, self._decode(msg)))
+        records = [record for _, record in entries if record is not None]
+        try:
+            message_ids = iter(self.dispatch(records) if records else [])
+        except Exception as err:  # noqa: BLE001 - any broker failure defers the batch.
+            self._put_back(entries, err)
+            result.deferred = len(records)
+            return result
+        for msg, record in entries:
+            self.consumer.store_offsets(message=msg)
+            if record is None:
                 result.skipped += 1
-            else:
-                result.deferred += 1
-                blocked.add(partition)
+                continue
+            with log_context(
+                correlation_id=record.correlation_id, task_id=record.task_id, task_type=record.type
+            ):
+                self._dispatched(msg, record, next(message_ids))
+            result.dispatched += 1
         return result
 
-    def _handle(self, msg: Message) -> Handled:
-        """Dispatch one record; its offset is stored unless it was put back."""
+    def _decode(self, msg: Message) -> TaskRecord | None:
+        """The record's task; None for a record we cannot read (logged, counted, passed)."""
         try:
-            record = decode_task(msg.value(), msg.headers())  # type: ignore[arg-type]
+            return decode_task(msg.value(), msg.headers())  # type: ignore[arg-type]
         except RecordDecodeError as err:
             # A record we cannot read will never become readable; parking the partition on it
             # would stop every task behind it, so it is logged, counted and passed.
@@ -112,30 +115,26 @@ class Bridge:
                 err,
             )
             metrics.RECORDS_CONSUMED.labels("undecodable").inc()
-            self.consumer.store_offsets(message=msg)
-            return Handled.SKIPPED
-        with log_context(
-            correlation_id=record.correlation_id, task_id=record.task_id, task_type=record.type
-        ):
-            return self._dispatch(msg, record)
+            return None
 
-    def _dispatch(self, msg: Message, record: TaskRecord) -> Handled:
-        """Hand one decoded record to Celery; put the partition back when Celery refuses."""
-        try:
-            message_id = self.dispatch(record)
-        except Exception as err:  # noqa: BLE001 - any broker failure defers the partition.
-            log.warning(
-                "Celery did not take task %s (%s); will retry from offset %s",
-                record.task_id,
-                err,
-                msg.offset(),
-            )
-            metrics.RECORDS_CONSUMED.labels("deferred").inc()
-            self.consumer.seek(
-                TopicPartition(msg.topic() or "", msg.partition() or 0, msg.offset() or 0)
-            )
-            return Handled.DEFERRED
-        self.consumer.store_offsets(message=msg)
+    def _put_back(self, entries: list[tuple[Message, TaskRecord | None]], err: Exception) -> None:
+        """Celery refused the batch: rewind each of its partitions to its first record here."""
+        firsts: dict[tuple[str, int], int] = {}
+        for msg, _ in entries:
+            firsts.setdefault((msg.topic() or "", msg.partition() or 0), msg.offset() or 0)
+        log.warning(
+            "Celery did not take a batch of %d records (%s); will retry from offsets %s",
+            len(entries),
+            err,
+            ", ".join(f"{t}[{p}]@{o}" for (t, p), o in sorted(firsts.items())),
+        )
+        metrics.RECORDS_CONSUMED.labels("deferred").inc(
+            sum(1 for _, record in entries if record is not None)
+        )
+        for (topic, partition), offset in firsts.items():
+            self.consumer.seek(TopicPartition(topic, partition, offset))
+
+    def _dispatched(self, msg: Message, record: TaskRecord, message_id: str) -> None:
         metrics.RECORDS_CONSUMED.labels("dispatched").inc()
         log.info(
             "task %s queued for Celery as message %s from %s[%s]@%s",
@@ -148,7 +147,6 @@ class Bridge:
         _, ts_ms = msg.timestamp()
         if ts_ms > 0:
             metrics.DISPATCH_LATENCY.observe(max(time.time() - ts_ms / 1000, 0.0))
-        return Handled.DISPATCHED
 
     def _on_error(self, err: KafkaError) -> None:
         if err.code() == KafkaError._PARTITION_EOF:
