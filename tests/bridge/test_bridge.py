@@ -43,6 +43,19 @@ def _run_until(bridge: Bridge, done, timeout_s: float = 30.0) -> None:
         bridge.process_batch()
 
 
+def _deferred_by_a_broker_outage(settings: BridgeSettings) -> int:
+    """Run a bridge whose Celery broker is unreachable (nothing listens on port 1, like an
+    outage) until it puts a batch back; the records it deferred."""
+    failing = Bridge(make_consumer(settings), _dispatcher("redis://127.0.0.1:1/0"), settings)
+    failing.subscribe()
+    deferred = 0
+    deadline = time.monotonic() + 30
+    while deferred == 0 and time.monotonic() < deadline:
+        deferred += failing.process_batch().deferred
+    failing.consumer.close()
+    return deferred
+
+
 def _committed(topic: str, group: str, partitions: int = 4) -> list[int]:
     consumer = Consumer({"bootstrap.servers": KAFKA, "group.id": group})
     offsets = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
@@ -79,15 +92,7 @@ def test_bridge_stores_no_offset_when_celery_rejects_and_redelivers_later(topic,
     ids = _produce(topic, 12)
     group = f"it-{uuid.uuid4().hex}"
     settings = _settings(topic, group)
-    # Nothing listens on port 1: every Celery publish fails, like a broker outage.
-    failing = Bridge(make_consumer(settings), _dispatcher("redis://127.0.0.1:1/0"), settings)
-    failing.subscribe()
-    deferred = 0
-    deadline = time.monotonic() + 30
-    while deferred == 0 and time.monotonic() < deadline:
-        deferred += failing.process_batch().deferred
-    failing.consumer.close()
-    assert deferred > 0
+    assert _deferred_by_a_broker_outage(settings) > 0
     assert all(offset == OFFSET_INVALID for offset in _committed(topic, group))
 
     working = Bridge(make_consumer(settings), _dispatcher(TEST_BROKER_URL), settings)
@@ -123,14 +128,7 @@ def test_a_refused_batch_commits_nothing_not_even_its_undecodable_record(topic, 
     assert producer.flush(10) == 0
     group = f"it-{uuid.uuid4().hex}"
     settings = _settings(topic, group)
-    failing = Bridge(make_consumer(settings), _dispatcher("redis://127.0.0.1:1/0"), settings)
-    failing.subscribe()
-    deferred = 0
-    deadline = time.monotonic() + 30
-    while deferred == 0 and time.monotonic() < deadline:
-        deferred += failing.process_batch().deferred
-    failing.consumer.close()
-    assert deferred > 0
+    assert _deferred_by_a_broker_outage(settings) > 0
     # The undecodable record came first, but its offset would have committed the partition
     # past records Celery never took.
     assert _committed(topic, group)[0] == OFFSET_INVALID
