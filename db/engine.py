@@ -69,7 +69,7 @@ class Engines:
     replica: sa.Engine | None = None
     replica_down_until: float = 0.0
     # (primary, its autocommit view), so the view follows a primary that is replaced.
-    _autocommit: tuple[sa.Engine, sa.Engine] | None = field(default=None, repr=False)
+    _autocommit: tuple[sa.Engine, sa.Engine] | None = field(default=None, init=False, repr=False)
 
     @property
     def primary_autocommit(self) -> sa.Engine:
