@@ -21,6 +21,7 @@ from celery_tasks.ownership import break_lock_of_dead_owner, lock_token, owner_i
 from celery_tasks.registry import HandlerContext, Registry
 from celery_tasks.runtime import WorkerResources
 from celery_tasks.settle import Early, durable, settle
+from db.errors import DatabaseUnavailableError
 from db.execution import Claim, claim_task
 from db.ids import parse_task_id
 from db.models import TaskStatus
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 # attempt can overcome; Celery's autoretry_for retries the message on these.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     RetryableError,
+    DatabaseUnavailableError,
     sqlalchemy.exc.OperationalError,
     sqlalchemy.exc.InterfaceError,
     redis.exceptions.ConnectionError,
@@ -104,8 +106,7 @@ class Executor:
         self, task: AnyTask, task_id: uuid.UUID, lease_s: float, owner: str, lock: Any
     ) -> dict[str, Any]:
         """Claim an attempt, run the handler with its lease kept alive, record the outcome."""
-        with self.resources.autocommit.connect() as conn:
-            claim = claim_task(conn, task_id, lease_s, owner)
+        claim = claim_task(self.resources.direct, task_id, lease_s, owner)
         if claim is None:
             with self.resources.engine.begin() as conn:
                 settled = settle(conn, task_id, lease_s, owner)
@@ -142,8 +143,11 @@ class Executor:
             return self.on_error(task, claim, err, retryable=False, started=started)
         elapsed = time.perf_counter() - started
         effect = {"result": result, "attempt": claim.attempt}
-        stored = self.write(
-            lambda conn: complete_task(conn, claim, result, effect), claim, autocommit=True
+        direct = self.resources.direct
+        stored = durable(
+            lambda: complete_task(direct, claim, result, effect),
+            self.settings.commit_retry_s,
+            f"task {claim.task_id}",
         )
         if not stored:
             return self.stale(claim)
@@ -151,15 +155,11 @@ class Executor:
         log.info("task %s completed on attempt %d in %.3fs", claim.task_id, claim.attempt, elapsed)
         return {"status": "completed", "attempt": claim.attempt}
 
-    def write(
-        self, change: Callable[[sa.Connection], T], claim: Claim, *, autocommit: bool = False
-    ) -> T:
-        """One final write of `claim`'s attempt, retried through a short database outage."""
+    def write(self, change: Callable[[sa.Connection], T], claim: Claim) -> T:
+        """One final write of `claim`'s attempt (a transaction), retried through a short
+        database outage."""
 
         def once() -> T:
-            if autocommit:
-                with self.resources.autocommit.connect() as conn:
-                    return change(conn)
             with self.resources.engine.begin() as conn:
                 return change(conn)
 

@@ -5,6 +5,7 @@ from confluent_kafka.admin import AdminClient
 from redis import Redis
 
 from celery_tasks.settings import WorkerSettings
+from db.direct import DirectConnection
 from db.engine import make_engine
 from db.topics import make_admin
 
@@ -15,7 +16,7 @@ class WorkerResources:
     def __init__(self, settings: WorkerSettings) -> None:
         self.settings = settings
         self._engine: sa.Engine | None = None
-        self._autocommit: sa.Engine | None = None
+        self._direct: DirectConnection | None = None
         self._redis: Redis | None = None
         self._broker_redis: Redis | None = None
         self._kafka_admin: AdminClient | None = None
@@ -24,21 +25,26 @@ class WorkerResources:
     def engine(self) -> sa.Engine:
         """The primary database engine of this process."""
         if self._engine is None:
-            # No pre-ping: a claim that meets a dropped connection is retried by autoretry_for,
-            # a final write by durable() (celery_tasks/settle.py); the ping would cost a round
-            # trip twice per task.
-            self._engine = self._make_engine(pool_size=2, generic_plans=False)
+            # No pre-ping: every use (a settle, a retry's or failure's write, a lease renewal)
+            # is retried when it meets a dropped connection, by autoretry_for, durable()
+            # (celery_tasks/settle.py) or the next renewal; the ping would cost a round trip.
+            self._engine = make_engine(
+                self.settings.database_url,
+                pool_size=2,
+                max_overflow=2,
+                app_name="worker",
+                pre_ping=False,
+            )
         return self._engine
 
     @property
-    def autocommit(self) -> sa.Engine:
-        """The engine of the claim and the completion, run once per task each: every statement
-        its own transaction (each is a single statement, and BEGIN and COMMIT would double their
-        round trips), planned once per connection (db/engine.py, `generic_plans`). A pool of
-        its own, since the plan setting is the connection's; one at a time per process."""
-        if self._autocommit is None:
-            self._autocommit = self._make_engine(pool_size=1, generic_plans=True, autocommit=True)
-        return self._autocommit
+    def direct(self) -> DirectConnection:
+        """The connection of the claim and the completion, run once per task each, on the
+        driver itself (db/direct.py: a third of the cost through SQLAlchemy), each statement
+        its own transaction and planned once."""
+        if self._direct is None:
+            self._direct = DirectConnection(self.settings.database_url, app_name="worker")
+        return self._direct
 
     @property
     def redis(self) -> Redis:
@@ -58,40 +64,28 @@ class WorkerResources:
             )
         return self._broker_redis
 
-    def _make_engine(
-        self, *, pool_size: int, generic_plans: bool, autocommit: bool = False
-    ) -> sa.Engine:
-        """An engine of the worker on the primary, `pool_size` connections and as many more."""
-        return make_engine(
-            self.settings.database_url,
-            pool_size=pool_size,
-            max_overflow=pool_size,
-            app_name="worker",
-            pre_ping=False,
-            generic_plans=generic_plans,
-            autocommit=autocommit,
-        )
-
     def reset(self) -> None:
         """Forget clients inherited across fork; the child creates its own on first use."""
-        for engine in (self._engine, self._autocommit):
-            if engine is not None:
-                engine.dispose(close=False)
+        if self._engine is not None:
+            self._engine.dispose(close=False)
+        if self._direct is not None:
+            self._direct.forget()
         self._engine = None
-        self._autocommit = None
+        self._direct = None
         self._redis = None
         self._broker_redis = None
 
     def close(self) -> None:
         """Close this process's own clients (at shutdown)."""
-        for engine in (self._engine, self._autocommit):
-            if engine is not None:
-                engine.dispose()
+        if self._engine is not None:
+            self._engine.dispose()
+        if self._direct is not None:
+            self._direct.close()
         for client in (self._redis, self._broker_redis):
             if client is not None:
                 client.close()
         self._engine = None
-        self._autocommit = None
+        self._direct = None
         self._redis = None
         self._broker_redis = None
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from celery_tasks import metrics
 from celery_tasks.ownership import is_dead_local_owner
+from db.errors import DatabaseUnavailableError
 from db.execution import Claim, cancel_if_requested, claim_task, task_state
 from db.models import TaskStatus
 from db.outcomes import WORKER_LOST, fail_task
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 # Errors of a database that is restarting or unreachable; the write is tried again.
-DATABASE_DOWN = (sa.exc.OperationalError, sa.exc.InterfaceError)
+DATABASE_DOWN = (sa.exc.OperationalError, sa.exc.InterfaceError, DatabaseUnavailableError)
 
 
 @dataclass(frozen=True)

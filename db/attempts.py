@@ -53,59 +53,6 @@ def _duration() -> sa.ColumnElement[Any]:
     return sa.func.extract("epoch", sa.func.now() - a.c.started_at)
 
 
-def start_cte(claimed: sa.CTE, owner: sa.BindParameter[Any]) -> sa.CTE:
-    """The attempt the claim `claimed` (RETURNING id, created_at, attempts, redrive_count)
-    just started."""
-    return (
-        sa.insert(a)
-        .from_select(
-            [a.c.task_id, a.c.task_created_at, a.c.run, a.c.attempt, a.c.worker, a.c.started_at],
-            sa.select(
-                claimed.c.id,
-                claimed.c.created_at,
-                claimed.c.redrive_count,
-                claimed.c.attempts,
-                owner,
-                sa.func.now(),
-            ),
-        )
-        .returning(a.c.attempt)
-        .cte("attempt_started")
-    )
-
-
-def lose_earlier_cte(claimed: sa.CTE) -> sa.CTE:
-    """Earlier attempts still marked running when a claim takes the task over were lost."""
-    return (
-        sa.update(a)
-        .where(
-            a.c.task_id == claimed.c.id,
-            a.c.task_created_at == claimed.c.created_at,
-            sa.tuple_(a.c.run, a.c.attempt)
-            < sa.tuple_(claimed.c.redrive_count, claimed.c.attempts),
-            a.c.outcome == RUNNING,
-        )
-        .values(outcome="lost", finished_at=sa.func.now(), duration_s=_duration())
-        .returning(a.c.attempt)
-        .cte("attempt_lost")
-    )
-
-
-def finish_cte(done: sa.CTE, outcome: str) -> sa.CTE:
-    """Finish the running attempt of the task `done` (RETURNING id, created_at) updated."""
-    return (
-        sa.update(a)
-        .where(
-            a.c.task_id == done.c.id,
-            a.c.task_created_at == done.c.created_at,
-            a.c.outcome == RUNNING,
-        )
-        .values(outcome=outcome, finished_at=sa.func.now(), duration_s=_duration())
-        .returning(a.c.attempt)
-        .cte("attempt_finished")
-    )
-
-
 def finish(
     conn: sa.Connection,
     task_id: uuid.UUID,

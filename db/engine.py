@@ -23,33 +23,16 @@ def make_engine(
     max_overflow: int = 10,
     app_name: str = "",
     pre_ping: bool = True,
-    generic_plans: bool = False,
-    autocommit: bool = False,
 ) -> sa.Engine:
     """Create an engine; it connects lazily, on first use, so it is safe to build before fork.
 
     `pre_ping` tests every connection taken from the pool with a round trip. A process whose
     every database call is retried on a lost connection anyway (the worker, the relay) can do
     without: SQLAlchemy then invalidates the whole pool at the first disconnect it meets.
-
-    `generic_plans` makes the server keep one plan per prepared statement (psycopg prepares a
-    statement after its fifth run). Left to itself, PostgreSQL plans a statement on the
-    partitioned tables anew at every run: the generic plan's estimate counts every partition, so
-    it never looks cheaper than a plan made for the one partition the values name. For the
-    worker's claim and completion that planning was half the database's CPU per task. Only for
-    statements that name rows by key: a generic plan cannot use the partial index on active
-    statuses for `status IN (:a, :b)`, so the engines of scans (the reconciler's) keep the default.
-
-    `autocommit` makes every statement its own transaction on every connection of the pool. Set
-    here, once per connection, rather than per checkout with `execution_options`: SQLAlchemy then
-    switches each connection into autocommit when it is taken and back when it is returned,
-    which cost 0.18 ms per checkout (a `SELECT 1` took 0.50 ms instead of 0.32).
     """
     connect_args: dict[str, object] = {"connect_timeout": 5}
     if app_name:
         connect_args["application_name"] = app_name
-    if generic_plans:
-        connect_args["options"] = "-c plan_cache_mode=force_generic_plan"
     return sa.create_engine(
         url,
         pool_size=pool_size,
@@ -57,7 +40,6 @@ def make_engine(
         pool_pre_ping=pre_ping,
         pool_recycle=1800,
         connect_args=connect_args,
-        **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
     )
 
 

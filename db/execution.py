@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from db import attempts, webhooks
 from db.cancel import cancelled_values
+from db.direct import Connection, fetch_one
 from db.ids import created_at_of
 from db.models import TaskStatus, tasks_table
 
@@ -67,78 +68,49 @@ class TaskState:
     due_in_s: float = 0.0
 
 
-def _claim_statement(takeover: bool) -> sa.Select[Any]:
-    """The claim, built once: a worker claims every task it runs, and building the expression
-    anew each time cost as much Python as executing it. One statement: the UPDATE, the new
-    attempt's history row, and earlier attempts left running marked lost."""
-    now = sa.func.now()
-    processing = t.c.status == TaskStatus.PROCESSING.value
-    # A PROCESSING row whose lease ran out belongs to a worker that died mid-attempt.
-    orphaned: sa.ColumnElement[bool] = t.c.lease_expires_at < now
-    if takeover:
-        orphaned = sa.or_(orphaned, t.c.lease_token == sa.bindparam("takeover_token"))
-    # A RETRYING task is claimable only once its backoff is over: a duplicate delivery (a
-    # Kafka replay, a message Redis restored, a re-dispatch) must not spend the next attempt
-    # early, during exactly the outage the backoff waits out.
-    due = sa.or_(
-        t.c.status == TaskStatus.PENDING.value,
-        sa.and_(
-            t.c.status == TaskStatus.RETRYING.value,
-            sa.or_(t.c.next_attempt_at.is_(None), t.c.next_attempt_at <= now + SCHEDULE_TOLERANCE),
-        ),
+# The claim as one statement, written for the driver so the worker runs it on its direct
+# connection (db/direct.py) and a SQLAlchemy transaction runs the same text. The UPDATE starts
+# the attempt; from its RETURNING the attempt's history row is written and earlier attempts
+# left running are marked lost. A RETRYING task is claimable only once its backoff is over: a
+# duplicate delivery (a Kafka replay, a message Redis restored, a re-dispatch) must not spend
+# the next attempt early, during exactly the outage the backoff waits out. A PROCESSING row
+# is claimable when its lease ran out (its worker died mid-attempt) or when the caller saw its
+# owner die and names its token (`takeover`, NULL otherwise: NULL never equals a token).
+CLAIM_SQL = """
+    WITH claimed AS (
+        UPDATE tasks SET status = 'PROCESSING', attempts = attempts + 1,
+            lease_token = %(token)s, lease_expires_at = now() + %(lease)s,
+            lease_owner = %(owner)s, started_at = coalesce(started_at, now()),
+            next_attempt_at = NULL, updated_at = now()
+        WHERE id = %(task_id)s AND created_at = %(created_at)s
+            AND (status = 'PENDING'
+                OR (status = 'RETRYING' AND (next_attempt_at IS NULL
+                    OR next_attempt_at <= now() + %(tolerance)s))
+                OR (status = 'PROCESSING' AND (lease_expires_at < now()
+                    OR lease_token = %(takeover)s)))
+            AND attempts < max_attempts AND NOT cancel_requested
+        RETURNING id, created_at, type, payload, attempts, max_attempts, correlation_id,
+            priority, redrive_count
+    ), attempt_started AS (
+        INSERT INTO task_attempts (task_id, task_created_at, run, attempt, worker, started_at)
+        SELECT id, created_at, redrive_count, attempts, %(owner)s, now() FROM claimed
+        RETURNING attempt
+    ), attempt_lost AS (
+        UPDATE task_attempts a SET finished_at = now(), outcome = 'lost',
+            duration_s = extract(epoch FROM now() - a.started_at)
+        FROM claimed
+        WHERE a.task_id = claimed.id AND a.task_created_at = claimed.created_at
+            AND (a.run, a.attempt) < (claimed.redrive_count, claimed.attempts)
+            AND a.outcome = 'running'
+        RETURNING a.attempt
     )
-    claimable = sa.or_(due, sa.and_(processing, orphaned))
-    claimed = (
-        sa.update(t)
-        .where(
-            t.c.id == sa.bindparam("b_task_id"),
-            t.c.created_at == sa.bindparam("b_created_at"),
-            claimable,
-            t.c.attempts < t.c.max_attempts,
-            ~t.c.cancel_requested,
-        )
-        .values(
-            status=TaskStatus.PROCESSING.value,
-            attempts=t.c.attempts + 1,
-            lease_token=sa.bindparam("token"),
-            lease_expires_at=now + sa.bindparam("lease", type_=sa.Interval),
-            lease_owner=sa.bindparam("owner"),
-            started_at=sa.func.coalesce(t.c.started_at, now),
-            next_attempt_at=None,
-            updated_at=now,
-        )
-        .returning(
-            t.c.id,
-            t.c.created_at,
-            t.c.type,
-            t.c.payload,
-            t.c.attempts,
-            t.c.max_attempts,
-            t.c.correlation_id,
-            t.c.priority,
-            t.c.redrive_count,
-        )
-        .cte("claimed")
-    )
-    return sa.select(
-        claimed.c.type,
-        claimed.c.payload,
-        claimed.c.attempts,
-        claimed.c.max_attempts,
-        claimed.c.correlation_id,
-        claimed.c.priority,
-        claimed.c.redrive_count,
-    ).add_cte(
-        attempts.start_cte(claimed, sa.bindparam("owner")), attempts.lose_earlier_cte(claimed)
-    )
-
-
-_CLAIM = _claim_statement(takeover=False)
-_TAKEOVER = _claim_statement(takeover=True)
+    SELECT type, payload, attempts, max_attempts, correlation_id, priority, redrive_count
+    FROM claimed
+"""
 
 
 def claim_task(
-    conn: sa.Connection,
+    conn: Connection,
     task_id: uuid.UUID,
     lease_s: float,
     owner: str,
@@ -152,29 +124,29 @@ def claim_task(
     token = uuid.uuid4()
     created_at = created_at_of(task_id)
     params: dict[str, Any] = {
-        "b_task_id": task_id,
-        "b_created_at": created_at,
+        "task_id": task_id,
+        "created_at": created_at,
         "token": token,
         "lease": timedelta(seconds=lease_s),
         "owner": owner,
+        "tolerance": SCHEDULE_TOLERANCE,
+        "takeover": takeover_token,
     }
-    stmt = _CLAIM
-    if takeover_token is not None:
-        stmt, params["takeover_token"] = _TAKEOVER, takeover_token
-    row = conn.execute(stmt, params).first()
+    row = fetch_one(conn, CLAIM_SQL, params)
     if row is None:
         return None
+    task_type, payload, attempt, max_attempts, correlation_id, priority, redrive_count = row
     return Claim(
         task_id=task_id,
         created_at=created_at,
-        type=row.type,
-        payload=row.payload,
-        attempt=row.attempts,
-        max_attempts=row.max_attempts,
+        type=task_type,
+        payload=payload,
+        attempt=attempt,
+        max_attempts=max_attempts,
         lease_token=token,
-        correlation_id=row.correlation_id,
-        priority=row.priority,
-        redrive_count=row.redrive_count,
+        correlation_id=correlation_id,
+        priority=priority,
+        redrive_count=redrive_count,
     )
 
 

@@ -7,10 +7,11 @@ import httpx
 from confluent_kafka import Producer
 from prometheus_client import start_http_server
 
+from db.direct import libpq_conninfo
 from db.engine import make_engine
 from db.topics import make_admin
 from relay.kafka import make_producer
-from relay.loop import DATABASE_ERRORS, Waker, listen_conninfo, make_step
+from relay.loop import DATABASE_ERRORS, Waker, make_step
 from relay.queue_health import QueueHealth
 from relay.relay import Relay
 from relay.settings import RelaySettings
@@ -43,7 +44,7 @@ def main() -> None:
     )
     http = httpx.Client(timeout=settings.webhook_timeout_s, follow_redirects=False)
     WebhookSender(engine, http, settings).start(loop.stop)
-    waker = Waker(listen_conninfo(settings.database_url))
+    waker = Waker(libpq_conninfo(settings.database_url))
 
     def new_producer() -> Producer:
         return make_producer(

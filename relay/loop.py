@@ -12,12 +12,6 @@ from relay.relay import Relay
 log = logging.getLogger("relay")
 
 
-def listen_conninfo(database_url: str) -> str:
-    """The libpq connection string of a SQLAlchemy URL, for the LISTEN connection."""
-    url = sa.engine.make_url(database_url).set(drivername="postgresql")
-    return url.render_as_string(hide_password=False)
-
-
 class Waker:
     """The LISTEN connection that wakes the relay when a transaction writes the outbox."""
 
