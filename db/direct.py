@@ -15,6 +15,7 @@ as `DatabaseUnavailableError`, which the worker retries like any database outage
 """
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, LiteralString
 
@@ -35,18 +36,39 @@ def libpq_conninfo(database_url: str) -> str:
 
 
 class DirectConnection:
-    """One lazily opened autocommit connection; not thread-safe (one task thread uses it)."""
+    """One lazily opened autocommit connection; not thread-safe (a worker process's task thread
+    or one API thread uses it)."""
 
-    def __init__(self, database_url: str, *, app_name: str, connect_timeout_s: int = 5) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        app_name: str,
+        connect_timeout_s: int = 5,
+        idle_ping_s: float | None = None,
+    ) -> None:
         self.conninfo = libpq_conninfo(database_url)
         self.app_name = app_name
         self.connect_timeout_s = connect_timeout_s
+        # A connection idle this long is tested before use (SQLAlchemy's pre-ping, but only
+        # after idleness: a busy connection is proven by its last statement), so a restart of
+        # PostgreSQL costs a caller that cannot retry (the API) no failed request. None: never.
+        self.idle_ping_s = idle_ping_s
+        self._used_at = 0.0
         self._conn: psycopg.Connection[Row] | None = None
 
     def _connect(self) -> psycopg.Connection[Row]:
         conn = self._conn
         if conn is not None and not conn.closed:
-            return conn
+            if self.idle_ping_s is None or time.monotonic() - self._used_at < self.idle_ping_s:
+                return conn
+            try:
+                conn.execute("SELECT 1")
+            except (psycopg.OperationalError, psycopg.InterfaceError) as err:
+                log.info("direct connection was lost while idle (%s); reconnecting", err)
+                self.close()
+            else:
+                return conn
         conn = psycopg.connect(
             self.conninfo,
             autocommit=True,
@@ -64,13 +86,15 @@ class DirectConnection:
         try:
             conn = self._connect()
             cursor = conn.execute(query, params, prepare=True)
-            return cursor.fetchone() if cursor.description is not None else None
+            row = cursor.fetchone() if cursor.description is not None else None
         except (psycopg.OperationalError, psycopg.InterfaceError) as err:
             # The server went away or the connection broke: whether the statement committed
             # is unknown to us, exactly as with a pooled connection; the caller's retry is
             # fenced. The next statement connects afresh.
             self.close()
             raise DatabaseUnavailableError(str(err).strip() or type(err).__name__) from err
+        self._used_at = time.monotonic()
+        return row
 
     def close(self) -> None:
         """Close the connection (at shutdown, after fork in the parent's copy, or when broken)."""

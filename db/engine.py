@@ -3,7 +3,7 @@
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
 import sqlalchemy as sa
@@ -50,18 +50,6 @@ class Engines:
     primary: sa.Engine
     replica: sa.Engine | None = None
     replica_down_until: float = 0.0
-    # (primary, its autocommit view), so the view follows a primary that is replaced.
-    _autocommit: tuple[sa.Engine, sa.Engine] | None = field(default=None, init=False, repr=False)
-
-    @property
-    def primary_autocommit(self) -> sa.Engine:
-        """The primary, each statement its own transaction (same pool), for one-statement
-        writes. Made once: `execution_options` copies the engine and its event listeners,
-        0.2 ms of CPU each time, which showed in every single submit's profile."""
-        if self._autocommit is None or self._autocommit[0] is not self.primary:
-            view = self.primary.execution_options(isolation_level="AUTOCOMMIT")
-            self._autocommit = (self.primary, view)
-        return self._autocommit[1]
 
     @property
     def reader(self) -> sa.Engine:

@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from psycopg.types.json import Jsonb
 
 from db import outbox
+from db.direct import Connection, fetch_one
 from db.ids import created_at_of, uuid7
 from db.models import TaskStatus, tasks_table
 from db.topics import OUTBOX_CHANNEL
@@ -40,10 +42,11 @@ class InsertedTask:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def insert_tasks(conn: sa.Connection, new_tasks: Sequence[NewTask]) -> list[InsertedTask]:
+def insert_tasks(conn: Connection, new_tasks: Sequence[NewTask]) -> list[InsertedTask]:
     """Insert tasks and, for those due now, their outbox rows; notify the relay once.
 
-    One task is one statement, atomic on its own; several need the caller's transaction.
+    One task is one statement, atomic on its own, on either kind of connection (the API runs
+    single submits on a direct one, db/direct.py); several need the caller's transaction.
     """
     now = datetime.now(UTC)
     task_rows: list[dict[str, Any]] = []
@@ -84,11 +87,13 @@ def insert_tasks(conn: sa.Connection, new_tasks: Sequence[NewTask]) -> list[Inse
         inserted.append(InsertedTask(task_id, created_at, status, new.type))
     if len(task_rows) == 1:
         _insert_one(conn, task_rows[0], outbox_rows[0] if outbox_rows else None)
-    elif task_rows:
+    elif task_rows and isinstance(conn, sa.Connection):
         # Many rows: executemany's batched VALUES beat one huge statement, whose thousand
         # parameters SQLAlchemy would compile anew for every batch size.
         conn.execute(sa.insert(tasks_table), task_rows)
         outbox.enqueue(conn, outbox_rows)
+    elif task_rows:
+        raise TypeError("several tasks need a SQLAlchemy transaction, not a direct connection")
     return inserted
 
 
@@ -114,37 +119,40 @@ TASK_COLUMNS = (
 OUTBOX_COLUMNS = ("topic", "key", "value", "headers")
 
 
-def _one_task_statement(with_outbox: bool) -> sa.Select[Any]:
-    """A task, its outbox row and the relay's wake-up as one statement, built once.
-
-    One round trip instead of five (BEGIN, two INSERTs, NOTIFY, COMMIT), and atomic on its
-    own: data-modifying CTEs run in the statement's snapshot, all or nothing, so the API can
-    send it outside a transaction. Built with bound parameters, so SQLAlchemy compiles it
-    once per process rather than per request.
-    """
-    task_values = {c: sa.bindparam(f"t_{c}", type_=tasks_table.c[c].type) for c in TASK_COLUMNS}
-    rows = sa.insert(tasks_table).values(task_values).returning(tasks_table.c.id).cte("new_task")
-    if not with_outbox:
-        return sa.select(sa.literal(1)).add_cte(rows)
-    o = outbox.o
-    queued_values = {c: sa.bindparam(f"o_{c}", type_=o.c[c].type) for c in OUTBOX_COLUMNS}
-    queued = sa.insert(o).values(queued_values).returning(o.c.id).cte("queued")
-    return sa.select(sa.func.pg_notify(OUTBOX_CHANNEL, "")).add_cte(rows, queued)
-
-
-_ONE_TASK = _one_task_statement(with_outbox=True)
-_ONE_SCHEDULED_TASK = _one_task_statement(with_outbox=False)
+# A task, its outbox row and the relay's wake-up as one statement: one round trip instead of
+# five (BEGIN, two INSERTs, NOTIFY, COMMIT), and atomic on its own (data-modifying CTEs run in
+# the statement's snapshot, all or nothing), so the API sends it outside a transaction. Written
+# for the driver, so the API's direct connection prepares it once and runs it without
+# SQLAlchemy's execution (db/direct.py); the columns are TASK_COLUMNS and OUTBOX_COLUMNS.
+_NEW_TASK = """
+    INSERT INTO tasks (id, created_at, updated_at, type, payload, priority, run_at,
+        max_attempts, status, attempts, correlation_id, tenant, idempotency_key, callback_url,
+        redrive_count, cancel_requested, redispatches)
+    VALUES (%(t_id)s, %(t_created_at)s, %(t_updated_at)s, %(t_type)s, %(t_payload)s,
+        %(t_priority)s, %(t_run_at)s, %(t_max_attempts)s, %(t_status)s, %(t_attempts)s,
+        %(t_correlation_id)s, %(t_tenant)s, %(t_idempotency_key)s, %(t_callback_url)s,
+        %(t_redrive_count)s, %(t_cancel_requested)s, %(t_redispatches)s)
+"""
+ONE_TASK_SQL = (
+    "WITH new_task AS (" + _NEW_TASK + " RETURNING id), queued AS ("
+    "INSERT INTO outbox (topic, key, value, headers) "
+    "VALUES (%(o_topic)s, %(o_key)s, %(o_value)s, %(o_headers)s) RETURNING id) "
+    "SELECT pg_notify('" + OUTBOX_CHANNEL + "', '')"
+)
+ONE_SCHEDULED_TASK_SQL = _NEW_TASK
+# Columns the driver must be told are JSON (a dict or list alone would not say which type).
+_JSON_COLUMNS = frozenset({"t_payload", "o_value", "o_headers"})
 
 
 def _insert_one(
-    conn: sa.Connection, task_row: dict[str, Any], outbox_row: dict[str, Any] | None
+    conn: Connection, task_row: dict[str, Any], outbox_row: dict[str, Any] | None
 ) -> None:
     params = {f"t_{c}": task_row[c] for c in TASK_COLUMNS}
-    if outbox_row is None:
-        conn.execute(_ONE_SCHEDULED_TASK, params)
-        return
-    params.update({f"o_{c}": outbox_row[c] for c in OUTBOX_COLUMNS})
-    conn.execute(_ONE_TASK, params)
+    if outbox_row is not None:
+        params.update({f"o_{c}": outbox_row[c] for c in OUTBOX_COLUMNS})
+    for name in _JSON_COLUMNS.intersection(params):
+        params[name] = Jsonb(params[name])
+    fetch_one(conn, ONE_TASK_SQL if outbox_row is not None else ONE_SCHEDULED_TASK_SQL, params)
 
 
 def get_task(conn: sa.Connection, task_id: uuid.UUID) -> dict[str, Any] | None:

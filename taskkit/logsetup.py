@@ -110,9 +110,15 @@ def make_formatter(log_format: str) -> logging.Formatter:
     return logging.Formatter(HUMAN_FORMAT)
 
 
+class ServiceHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The one handler of a process's root logger, told apart by its class: dictConfig renames
+    the handlers it builds (gunicorn's, webapp/gunicorn_conf.py), so a name cannot say which
+    handler is ours, and two of them wrote every line twice."""
+
+
 def make_handler(service: str, log_format: str = "human") -> logging.Handler:
     """A stderr handler that writes this service's lines (also gunicorn's dictConfig factory)."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = ServiceHandler(sys.stderr)
     handler.addFilter(ContextFilter(service))
     handler.setFormatter(make_formatter(log_format))
     handler.set_name(f"taskservice-{service}")
@@ -123,7 +129,7 @@ def configure_logging(settings: LogSettings, service: str) -> None:
     """Send every logger's lines through one handler on the root logger; safe to call twice."""
     root = logging.getLogger()
     for existing in list(root.handlers):
-        if (existing.get_name() or "").startswith("taskservice-"):
+        if isinstance(existing, ServiceHandler):
             root.removeHandler(existing)
     root.addHandler(make_handler(settings.service or service, settings.format))
     root.setLevel(settings.level)

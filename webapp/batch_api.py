@@ -77,6 +77,7 @@ def submit_batch() -> tuple[Response, int]:
         key=key,
         fingerprint=idempotency.request_hash("batch", body) if key else "",
         ttl_s=svc.settings.idempotency_ttl_s,
+        direct=svc.submit_connection(),
     )
     if isinstance(outcome, idempotency.Replayed):
         statuses = _statuses(outcome.task_ids)

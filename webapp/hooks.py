@@ -77,9 +77,9 @@ def finish_request(response: Response) -> Response:
 
 
 def task_accepted(task_id: str, task_type: str) -> None:
-    """Name the task this request created in the rest of its log lines, and log it."""
+    """Name the task this request created in the rest of its log lines: the request's own
+    line (finish_request) then says which task it accepted, so it needs no line of its own."""
     logsetup.bind(task_id=task_id, task_type=task_type)
-    log.info("task %s accepted (%s)", task_id, task_type)
 
 
 def init_app(app: Flask) -> None:

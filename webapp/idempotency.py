@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import request
 
+from db.direct import DirectConnection
 from db.engine import Engines
 from db.idempotency import claim_key, find_key
 from db.tasks_repo import InsertedTask, NewTask, insert_tasks
@@ -78,15 +79,17 @@ def create_tasks(
     key: str | None,
     fingerprint: str,
     ttl_s: float,
+    direct: DirectConnection | None = None,
 ) -> Created | Replayed:
     """Insert the tasks, or return the ones an earlier request with this key created.
 
     `fingerprint` (request_hash) is only read when there is a key; callers pass "" otherwise.
+    A single task without a key goes through `direct` when given (one statement, no
+    transaction needed).
     """
-    if key is None and len(new_tasks) == 1:
+    if key is None and len(new_tasks) == 1 and direct is not None:
         # One task is one statement, atomic on its own: no BEGIN and COMMIT round trips.
-        with engines.primary_autocommit.connect() as conn:
-            return Created(insert_tasks(conn, new_tasks))
+        return Created(insert_tasks(direct, new_tasks))
     engine = engines.primary
     if key is None:
         with engine.begin() as conn:

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask import Flask, Response, current_app, g, json, request
 from werkzeug.exceptions import HTTPException
 
+from db.errors import DatabaseUnavailableError
 from webapp.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -68,9 +69,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(sa.exc.OperationalError)
     @app.errorhandler(sa.exc.InterfaceError)
-    def on_database_unavailable(err: sa.exc.DBAPIError) -> Response:
+    @app.errorhandler(DatabaseUnavailableError)
+    def on_database_unavailable(err: Exception) -> Response:
         # Nothing was stored (the transaction did not commit), so the client may retry.
-        log.warning("database unavailable on %s %s: %s", request.method, request.path, err.orig)
+        cause = err.orig if isinstance(err, sa.exc.DBAPIError) else err
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, cause)
         response = _answer(
             503, "Service Unavailable", "the database is unavailable; retry later", "unavailable"
         )

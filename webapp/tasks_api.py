@@ -70,6 +70,7 @@ def submit_task() -> tuple[Response, int, dict[str, str]]:
         key=key,
         fingerprint=idempotency.request_hash("task", body) if key else "",
         ttl_s=svc.settings.idempotency_ttl_s,
+        direct=svc.submit_connection(),
     )
     if isinstance(outcome, idempotency.Replayed):
         with svc.engines.primary.connect() as conn:

@@ -14,7 +14,13 @@ from db.errors import DatabaseUnavailableError
 from db.execution import claim_task
 from db.ids import uuid7
 from db.outcomes import COMPLETE_SQL, complete_task
-from db.tasks_repo import NewTask, insert_tasks
+from db.tasks_repo import (
+    ONE_SCHEDULED_TASK_SQL,
+    ONE_TASK_SQL,
+    TASK_COLUMNS,
+    NewTask,
+    insert_tasks,
+)
 
 OWNER = "test-host/direct:1"
 
@@ -129,3 +135,24 @@ def test_a_broken_connection_raises_unavailable_once_then_reconnects(engine, dir
         direct.fetch_one("SELECT 1", {})
     second = direct.fetch_one("SELECT pg_backend_pid()", {})
     assert second is not None and second[0] != first[0]
+
+
+def test_an_idle_connection_is_tested_first_so_a_lost_one_costs_no_failure(it_database_url, engine):
+    direct = DirectConnection(it_database_url, app_name="tests-direct-ping", idle_ping_s=0.0)
+    try:
+        first = direct.fetch_one("SELECT pg_backend_pid()", {})
+        assert first is not None
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": first[0]})
+        # A PostgreSQL restart looks the same to the connection: its next use just works.
+        second = direct.fetch_one("SELECT pg_backend_pid()", {})
+        assert second is not None and second[0] != first[0]
+    finally:
+        direct.close()
+
+
+def test_the_single_submit_statement_names_every_task_column():
+    inserted = re.search(r"INSERT INTO tasks \(([^)]*)\)", ONE_TASK_SQL)
+    assert inserted is not None
+    assert tuple(c.strip() for c in inserted[1].split(",")) == TASK_COLUMNS
+    assert ONE_SCHEDULED_TASK_SQL in ONE_TASK_SQL

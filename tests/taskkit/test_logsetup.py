@@ -3,6 +3,7 @@
 import io
 import json
 import logging
+import logging.config
 
 import pytest
 
@@ -91,6 +92,30 @@ def test_human_format_is_the_default_and_names_the_context():
     assert (
         " WARNING [relay] test.logsetup.human: published [correlation_id=c-7 task_id=t-7]" in line
     )
+
+
+def test_configure_logging_replaces_the_handler_gunicorns_dictconfig_installed():
+    root = logging.getLogger()
+    before = list(root.handlers)
+    level = root.level
+    try:
+        # As webapp/gunicorn_conf.py does in gunicorn's master before the app is loaded.
+        logging.config.dictConfig(
+            {
+                "version": 1,
+                "disable_existing_loggers": False,
+                "root": {"level": "INFO", "handlers": ["taskservice"]},
+                "handlers": {
+                    "taskservice": {"()": "taskkit.logsetup.make_handler", "service": "api"}
+                },
+            }
+        )
+        logsetup.configure_logging(LogSettings(format="json"), "api")
+        ours = [h for h in root.handlers if isinstance(h, logsetup.ServiceHandler)]
+        assert len(ours) == 1
+    finally:
+        root.handlers = before
+        root.setLevel(level)
 
 
 def test_configure_logging_twice_keeps_one_handler():
