@@ -21,6 +21,9 @@
 TASK_PARTITIONS=32
 SCALE_KEYS=(WORKERS BRIDGES RELAYS API_WORKERS API_THREADS WORKER_CONCURRENCY FLOWER_MAX_TASKS)
 SUPERVISORD_CONF=$STACK_DIR/supervisord.conf
+# The niceness of the processes behind the API (instance_env); 0 runs everything alike.
+BACKGROUND_NICE=${BACKGROUND_NICE:-10}
+[[ $BACKGROUND_NICE =~ ^(1?[0-9])$ ]] || die "BACKGROUND_NICE must be 0-19, not '$BACKGROUND_NICE'"
 PROGRAM_DIR=$STACK_DIR/supervisor
 ENV_DIR=$STACK_DIR/env
 
@@ -203,6 +206,14 @@ instance_env() {
         ;;
     # Flower reads FLOWER_* options from the environment; the password stays off ps.
     flower) echo "FLOWER_BASIC_AUTH=$(flower_credentials)" ;;
+    esac
+    case $(instance_component "$name") in
+    # Everything behind the API runs at a lower CPU priority (ops/stack_run.sh reads this),
+    # so that on one machine a burst of submits is answered first and drained right after,
+    # instead of every process slowing the others down alike; BACKGROUND_NICE=0 turns it off.
+    relay | bridge | worker | maintenance | beat | flower | prometheus)
+        echo "STACK_NICE=$BACKGROUND_NICE"
+        ;;
     esac
 }
 

@@ -31,7 +31,9 @@ marker=$(stack_marker "$NAME")
 stop_marked "$NAME" -x "$marker" 5
 
 mapfile -d '' vars <"$env_file"
+niceness=0
 for var in "${vars[@]}"; do
+    [[ $var != STACK_NICE=* ]] || niceness=${var#*=}
     if [[ $var == PROMETHEUS_MULTIPROC_DIR=* ]]; then
         # Files of a previous life would add old samples to the new ones, and counters would
         # never restart at zero (prometheus_client's multiprocess mode).
@@ -40,4 +42,4 @@ for var in "${vars[@]}"; do
     fi
 done
 
-exec env -i "${vars[@]}" "$marker" "$@"
+exec nice -n "$niceness" env -i "${vars[@]}" "$marker" "$@"

@@ -18,7 +18,6 @@ import psycopg
 
 from load import Driver, LoopResult
 
-ACTIVE = ("SCHEDULED", "PENDING", "PROCESSING", "RETRYING")
 PAYLOAD = {"bench": True}
 
 
@@ -152,12 +151,16 @@ def wait_finished(
 ) -> float:
     """Wait until no task of these phases is active; returns the seconds it took."""
     started = time.monotonic()
+    # The statuses are written out and the statement is never prepared, so every poll reads
+    # the partial index of active statuses: a generic plan for bound statuses scanned every
+    # task of the run (12 ms and 10,000 buffers a poll), database CPU the bench then counted
+    # as the stack's own per task.
+    query = (
+        "SELECT count(*) FROM tasks WHERE created_at >= %s AND correlation_id = ANY(%s) "
+        "AND status IN ('SCHEDULED', 'PENDING', 'PROCESSING', 'RETRYING')"
+    )
     while True:
-        active = conn.execute(
-            "SELECT count(*) FROM tasks WHERE created_at >= %s AND correlation_id = ANY(%s) "
-            "AND status = ANY(%s)",
-            (since, correlation_ids, list(ACTIVE)),
-        ).fetchone()
+        active = conn.execute(query, (since, correlation_ids), prepare=False).fetchone()
         conn.commit()
         if active is not None and active[0] == 0:
             return time.monotonic() - started

@@ -2,14 +2,16 @@
 index beats a sequential scan. Data lives in a transaction that is rolled back."""
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 
+import psycopg.sql
 import pytest
 import sqlalchemy as sa
 
 from db.models import ACTIVE_STATUSES, TaskStatus
 from db.partitions import create_partition, partition_for
+from db.queue_health import oldest_pending_age_s, tasks_by_status
 from db.search import TaskFilter, search_query
 from db.tasks_repo import NewTask, get_task, insert_tasks
 
@@ -74,6 +76,33 @@ def _explain(conn: sa.Connection, query: sa.Select) -> str:
     return "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
 
 
+def _explain_generic(conn: sa.Connection, run: Callable[[sa.Connection], object]) -> str:
+    """EXPLAIN the plan PostgreSQL keeps for the last statement `run` sends once psycopg has
+    prepared it: the generic plan, made without the values of its parameters."""
+    captured: list[tuple[str, dict[str, object]]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        captured.append((statement, parameters))
+
+    sa.event.listen(conn, "before_cursor_execute", capture)
+    try:
+        run(conn)
+    finally:
+        sa.event.remove(conn, "before_cursor_execute", capture)
+    statement, parameters = captured[-1]
+    names = list(parameters)
+    numbered = re.sub(r"%\((\w+)\)s", lambda m: f"${names.index(m[1]) + 1}", statement)
+    driver = conn.connection.driver_connection
+    values = ", ".join(psycopg.sql.Literal(parameters[n]).as_string(driver) for n in names)
+    conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+    conn.exec_driver_sql(f"PREPARE generic_probe AS {numbered}")
+    try:
+        execute = f"EXECUTE generic_probe({values})" if names else "EXECUTE generic_probe"
+        return "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + execute))
+    finally:
+        conn.exec_driver_sql("DEALLOCATE generic_probe")
+
+
 def _index_used(plan: str, conn: sa.Connection, parent_index: str) -> bool:
     """Whether the plan scans MONTH through its copy of the partitioned index `parent_index`."""
     children = _children_of(conn, parent_index)
@@ -96,6 +125,17 @@ def test_active_task_query_uses_the_partial_index(loaded):
     plan = _explain(loaded, query)
     assert _index_used(plan, loaded, "tasks_active_idx"), plan
     assert f"Seq Scan on {MONTH.name}" not in plan, plan
+
+
+def test_queue_health_gauges_use_the_partial_index_even_when_prepared(loaded):
+    # The relay refreshes these every few seconds on pooled connections, where psycopg
+    # prepares them: a bound status made the oldest-pending query walk the created_at index
+    # through the whole history.
+    for gauge in (oldest_pending_age_s, tasks_by_status):
+        plan = _explain_generic(loaded, gauge)
+        assert _index_used(plan, loaded, "tasks_active_idx"), plan
+        assert not _index_used(plan, loaded, "tasks_created_idx"), plan
+        assert f"Seq Scan on {MONTH.name}" not in plan, plan
 
 
 def test_payload_containment_search_uses_the_gin_index(loaded):

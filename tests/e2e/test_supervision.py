@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import API, submit, wait_for
-from tests.e2e.drills import process_info, running_pid
+from tests.e2e.drills import REPO, process_info, running_pid
 
 # The API's master, the worker's parent: the process supervisord started, not its children.
 PROCESSES = ("api", "relay", "bridge", "worker", "maintenance", "beat", "flower", "prometheus")
@@ -56,3 +56,28 @@ def test_every_application_process_killed_with_sigkill_runs_again_within_ten_sec
         "kill -9 -> RUNNING again (s): "
         + ", ".join(f"{n} {restarted[n]:.1f} (serving {ready[n]:.1f})" for n in PROCESSES)
     )
+
+
+def _niceness(pid: int) -> int:
+    # Field 19 of /proc/PID/stat, counted after the command name's closing parenthesis.
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[16])
+
+
+def _configured_niceness(name: str) -> int:
+    entries = (REPO / ".stack" / "env" / f"{name}.env").read_bytes().split(b"\0")
+    for entry in entries:
+        if entry.startswith(b"STACK_NICE="):
+            return int(entry.split(b"=", 1)[1])
+    return 0
+
+
+def test_the_processes_behind_the_api_run_at_the_background_priority():
+    assert _niceness(running_pid("api")) == 0
+    assert _configured_niceness("api") == 0
+    for name in PROCESSES[1:]:
+        wanted = _configured_niceness(name)
+        assert _niceness(running_pid(name)) == wanted, name
+        # ops/stack.sh's default; BACKGROUND_NICE=0 would run everything alike.
+        if os.environ.get("BACKGROUND_NICE") is None:
+            assert wanted == 10, name
