@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from db import webhooks
 from db.ids import created_at_of
-from db.models import TaskStatus, tasks_table
+from db.models import TaskStatus, status_in, tasks_table
 
 t = tasks_table
 
@@ -60,7 +60,7 @@ def cancel_task(
     now = sa.func.now()
     cancelled = conn.execute(
         sa.update(t)
-        .where(_owned(task_id, tenant), t.c.status.in_([s.value for s in CANCELLABLE_NOW]))
+        .where(_owned(task_id, tenant), status_in(*(s.value for s in CANCELLABLE_NOW)))
         .values(cancel_requested=True, **cancelled_values())
         .returning(t.c.status)
     ).first()

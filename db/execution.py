@@ -17,7 +17,7 @@ from db import attempts, webhooks
 from db.cancel import cancelled_values
 from db.direct import Connection, fetch_one
 from db.ids import created_at_of
-from db.models import TaskStatus, tasks_table
+from db.models import TaskStatus, status_in, tasks_table
 
 t = tasks_table
 
@@ -75,7 +75,9 @@ class TaskState:
 # duplicate delivery (a Kafka replay, a message Redis restored, a re-dispatch) must not spend
 # the next attempt early, during exactly the outage the backoff waits out. A PROCESSING row
 # is claimable when its lease ran out (its worker died mid-attempt) or when the caller saw its
-# owner die and names its token (`takeover`, NULL otherwise: NULL never equals a token).
+# owner die and names its token (`takeover`, NULL otherwise: NULL never equals a token). The
+# status test is wrapped in `IS TRUE` so the plan looks the row up by key (db/models.py,
+# `status_in`, says why).
 CLAIM_SQL = """
     WITH claimed AS (
         UPDATE tasks SET status = 'PROCESSING', attempts = attempts + 1,
@@ -87,7 +89,7 @@ CLAIM_SQL = """
                 OR (status = 'RETRYING' AND (next_attempt_at IS NULL
                     OR next_attempt_at <= now() + %(tolerance)s))
                 OR (status = 'PROCESSING' AND (lease_expires_at < now()
-                    OR lease_token = %(takeover)s)))
+                    OR lease_token = %(takeover)s))) IS TRUE
             AND attempts < max_attempts AND NOT cancel_requested
         RETURNING id, created_at, type, payload, attempts, max_attempts, correlation_id,
             priority, redrive_count
@@ -193,7 +195,7 @@ def renew_lease(
     stmt = (
         sa.update(t)
         .where(key_of(task_id), t.c.lease_token == lease_token)
-        .where(t.c.status == TaskStatus.PROCESSING.value)
+        .where(status_in(TaskStatus.PROCESSING.value))
         .values(lease_expires_at=sa.func.now() + timedelta(seconds=lease_s))
     )
     return conn.execute(stmt).rowcount == 1
@@ -206,11 +208,11 @@ def cancel_if_requested(
 
     `orphan_token` names a PROCESSING attempt the caller knows is dead; it may be cancelled too.
     """
-    cancellable: sa.ColumnElement[bool] = t.c.status.in_(CLAIMABLE)
+    cancellable: sa.ColumnElement[bool] = status_in(*CLAIMABLE)
     if orphan_token is not None:
         cancellable = sa.or_(
             cancellable,
-            sa.and_(t.c.status == TaskStatus.PROCESSING.value, t.c.lease_token == orphan_token),
+            sa.and_(status_in(TaskStatus.PROCESSING.value), t.c.lease_token == orphan_token),
         )
     stmt = (
         sa.update(t)

@@ -238,3 +238,21 @@ redrives_table: sa.Table = Redrive.__table__  # type: ignore[assignment]
 redrive_items_table: sa.Table = RedriveItem.__table__  # type: ignore[assignment]
 tenant_webhooks_table: sa.Table = TenantWebhook.__table__  # type: ignore[assignment]
 webhook_deliveries_table: sa.Table = WebhookDelivery.__table__  # type: ignore[assignment]
+
+
+def status_in(*statuses: str) -> sa.ColumnElement[bool]:
+    """The status test of a statement that names its row by key (id and created_at).
+
+    Written as `(status IN (...)) IS TRUE`, which no partial index's predicate is proved from:
+    with the plain test, PostgreSQL's plan for a prepared statement (the worker plans its
+    statements once) could read the partial index of active statuses, or the one of FAILED
+    rows, from end to end and filter by id instead of looking the row up by its key, whenever
+    the last ANALYZE had seen those statuses rare. After an ANALYZE of an idle table the claim
+    read 928 buffers instead of 25 (1.1 ms instead of 0.18), more the longer the backlog.
+    """
+    test = (
+        tasks_table.c.status.in_(statuses)
+        if len(statuses) > 1
+        else (tasks_table.c.status == statuses[0])
+    )
+    return test.is_(sa.true())

@@ -14,7 +14,7 @@ from psycopg.types.json import Jsonb
 from db import attempts, outbox, webhooks
 from db.direct import Connection, fetch_one
 from db.execution import CLAIMABLE, Claim, key_of
-from db.models import TaskStatus, tasks_table
+from db.models import TaskStatus, status_in, tasks_table
 
 t = tasks_table
 
@@ -26,9 +26,9 @@ WORKER_LOST = "WorkerLostError"
 # UPDATE's RETURNING the side effect, the end of the attempt and the webhook deliveries are
 # written, so it is atomic on its own and costs one round trip outside a transaction.
 # `(status = 'PROCESSING') IS TRUE` says the same as the plain comparison, in a form that does
-# not match the partial index on active statuses: with the plain form the generic plan (the
-# worker plans each statement once, db/direct.py) walked that index's PROCESSING entries, live
-# and dead, instead of looking the one row up by its key (21 buffers against 4 per call).
+# not match the partial index on active statuses (db/models.py, `status_in`): with the plain
+# form the generic plan (the worker plans each statement once, db/direct.py) walked that
+# index's PROCESSING entries, live and dead, instead of looking the one row up by its key.
 COMPLETE_SQL = """
     WITH done AS (
         UPDATE tasks SET status = 'COMPLETED', result = %(result)s, finished_at = now(),
@@ -93,7 +93,7 @@ def schedule_retry(
     stmt = (
         sa.update(t)
         .where(key_of(claim.task_id), t.c.lease_token == claim.lease_token)
-        .where(t.c.status == TaskStatus.PROCESSING.value)
+        .where(status_in(TaskStatus.PROCESSING.value))
         .values(
             status=sa.case((t.c.cancel_requested, cancelled), else_=TaskStatus.RETRYING.value),
             last_error=error,
@@ -136,7 +136,7 @@ def fail_task(
     stmt = (
         sa.update(t)
         .where(key_of(task_id), fence)
-        .where(t.c.status.in_([*CLAIMABLE, TaskStatus.PROCESSING.value]))
+        .where(status_in(*CLAIMABLE, TaskStatus.PROCESSING.value))
         .values(
             status=TaskStatus.FAILED.value,
             last_error=error,

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from db import outbox
 from db.ids import created_at_of
-from db.models import TaskStatus, tasks_table
+from db.models import TaskStatus, status_in, tasks_table
 
 t = tasks_table
 
@@ -23,7 +23,7 @@ def redrive_task(conn: sa.Connection, task_id: uuid.UUID) -> dict[str, Any] | No
         .where(
             t.c.id == task_id,
             t.c.created_at == created_at_of(task_id),
-            t.c.status == TaskStatus.FAILED.value,
+            status_in(TaskStatus.FAILED.value),
         )
         .values(
             status=TaskStatus.PENDING.value,
