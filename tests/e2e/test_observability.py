@@ -133,7 +133,8 @@ def test_one_correlation_id_is_in_the_json_logs_of_api_relay_bridge_and_worker(a
             assert record["task_id"] == task["id"]
             assert record["task_type"] == "echo"
             assert {"timestamp", "level", "logger", "message"} <= record.keys()
-    assert any("accepted" in r["message"] for r in lines["api"])
+    # One line per request, naming the task it accepted through the log context.
+    assert [r["message"].split()[:3] for r in lines["api"]] == [["POST", "/api/tasks", "202"]]
     assert any("published task" in r["message"] for r in lines["relay"])
     assert any("queued for Celery" in r["message"] for r in lines["bridge"])
     worker = [r for r in lines["worker"] if r["logger"] == "celery_tasks.execute"]

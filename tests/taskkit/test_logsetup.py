@@ -4,6 +4,8 @@ import io
 import json
 import logging
 import logging.config
+import uuid
+from datetime import UTC, datetime
 
 import pytest
 
@@ -145,3 +147,18 @@ def test_service_name_comes_from_the_celery_subcommand():
     assert logsetup.service_from_argv(["celery", "-A", "celery_tasks.app", "worker"]) == "worker"
     assert logsetup.service_from_argv(["celery", "-A", "celery_tasks.app", "beat"]) == "beat"
     assert logsetup.service_from_argv(["python"]) == "celery"
+
+
+def test_json_line_keeps_extra_fields_and_writes_what_json_cannot_hold_as_text():
+    logger, stream = _capture("json")
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    ident = uuid.UUID("01a24a3e-006d-77cc-b6a9-3b5db5a7e0a3")
+    logger.info("with extras", extra={"rows": 3, "message_id": ident, "at": when, "gone": None})
+    record = json.loads(stream.getvalue())
+    assert record["rows"] == 3
+    assert record["message_id"] == str(ident)
+    assert record["at"] == "2026-01-02T03:04:05+00:00"
+    # A field whose value is None is left out, as the context fields are.
+    assert "gone" not in record
+    # The logging module's own attributes never leak into the line.
+    assert not {"args", "msg", "levelno", "pathname", "context"} & record.keys()
