@@ -1,43 +1,88 @@
-"""The baselines of a bench run: raw Celery, bare psycopg and raw Kafka on this machine."""
+"""The baselines of a bench run: raw Celery, bare psycopg and raw Kafka on this machine.
+
+The raw Celery worker and the bare psycopg database stay up for the whole run, so that their
+drains and transaction loops can run again right beside the project's (phases.py, rounds).
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import baseline_celery
 import baseline_kafka
 import baseline_pg
 import procstat
-from plan import API_THREADS, BATCH_SIZE, BATCH_THREADS, LOW_RATE_PER_S, Config, Results, timed
+from plan import (
+    API_THREADS,
+    BATCH_SIZE,
+    BATCH_THREADS,
+    LOW_RATE_PER_S,
+    Config,
+    RawRound,
+    Results,
+    timed,
+)
 
 
-def run_baselines(config: Config, results: Results, redis_pid: int) -> None:
-    """(a) raw Celery, (b) and (c) bare psycopg, (d) raw Kafka."""
-    sizes, say = config.sizes, config.say
-    url = baseline_celery.raw_broker_url(config.broker_url, config.raw_broker_db)
-    say(f"baseline: raw Celery, {sizes.raw_tasks} no-op tasks, concurrency {sizes.concurrency}")
-    with baseline_celery.raw_worker(
-        url, sizes.concurrency, config.log_dir / "raw-celery-worker.log"
-    ) as worker:
-        results.raw_pool = baseline_celery.pool_size(worker)
-        roots = baseline_celery.cpu_roots(worker, redis_pid)
+@dataclass
+class Baselines:
+    """The raw Celery worker and the bare psycopg database of a run."""
+
+    config: Config
+    results: Results
+    worker: baseline_celery.RawWorker
+    redis_pid: int
+    base_url: str
+
+    def raw_drain(self) -> None:
+        """One raw Celery no-op drain, with the CPU per task of its worker, Redis and sender."""
+        sizes = self.config.sizes
+        self.config.say(f"baseline: raw Celery drain of {sizes.raw_tasks} no-op tasks")
+        roots = baseline_celery.cpu_roots(self.worker, self.redis_pid)
         before = procstat.cpu_ms(roots)
         raw = timed(
-            results, "raw_drain", lambda: baseline_celery.drain(worker, sizes.raw_tasks, 300)
+            self.results,
+            f"raw_drain_{len(self.results.raw_rounds) + 1}",
+            lambda: baseline_celery.drain(self.worker, sizes.raw_tasks, 300),
         )
-        results.raw_cpu_ms = procstat.delta(before, procstat.cpu_ms(roots))
-        results.raw_cpu_ms["sender"] = raw.producer_cpu_ms
-        results.raw_drain = raw
+        spent = procstat.delta(before, procstat.cpu_ms(roots))
+        spent["sender"] = raw.producer_cpu_ms
+        per_task = {name: ms / raw.tasks for name, ms in spent.items()}
+        self.results.raw_rounds.append(RawRound(raw, per_task))
+
+    def pg_single(self) -> None:
+        """One loop of the API's transaction on bare psycopg, at the API's concurrency."""
+        sizes = self.config.sizes
+        self.config.say(f"baseline: bare psycopg in {baseline_pg.BASE_DATABASE}")
+        loop = timed(
+            self.results,
+            f"pg_single_{len(self.results.pg_single_rounds) + 1}",
+            lambda: baseline_pg.api_transactions(
+                self.base_url, threads=API_THREADS, duration_s=sizes.phase_s, max_tx=10**9
+            ),
+        )
+        self.results.pg_single_rounds.append(loop)
+
+
+@contextmanager
+def open_baselines(config: Config, results: Results, redis_pid: int) -> Iterator[Baselines]:
+    """Start the raw Celery worker and create the bare psycopg database; measure the
+    baselines that run once (raw send -> start latency, multi-row INSERT, raw Kafka)."""
+    sizes, say = config.sizes, config.say
+    url = baseline_celery.raw_broker_url(config.broker_url, config.raw_broker_db)
+    say(f"baseline: raw Celery worker, concurrency {sizes.concurrency}")
+    with (
+        baseline_celery.raw_worker(
+            url, sizes.concurrency, config.log_dir / "raw-celery-worker.log"
+        ) as worker,
+        baseline_pg.throwaway_database(config.database_url) as base_url,
+    ):
+        results.raw_pool = baseline_celery.pool_size(worker)
         count = max(int(LOW_RATE_PER_S * sizes.latency_s), 2)
         results.raw_latency_ms = timed(
             results,
             "raw_latency",
             lambda: baseline_celery.latency(worker, LOW_RATE_PER_S, count, 60),
-        )
-    say(f"baseline: bare psycopg in {baseline_pg.BASE_DATABASE}")
-    with baseline_pg.throwaway_database(config.database_url) as base_url:
-        results.pg_single = timed(
-            results,
-            "pg_single",
-            lambda: baseline_pg.api_transactions(
-                base_url, threads=API_THREADS, duration_s=sizes.phase_s, max_tx=10**9
-            ),
         )
         results.pg_batch = timed(
             results,
@@ -50,7 +95,8 @@ def run_baselines(config: Config, results: Results, redis_pid: int) -> None:
                 max_batches=10**9,
             ),
         )
-    say(f"baseline: raw Kafka, {sizes.kafka_records} records on a 32-partition topic")
-    results.kafka = timed(
-        results, "kafka", lambda: baseline_kafka.rates(config.kafka, sizes.kafka_records)
-    )
+        say(f"baseline: raw Kafka, {sizes.kafka_records} records on a 32-partition topic")
+        results.kafka = timed(
+            results, "kafka", lambda: baseline_kafka.rates(config.kafka, sizes.kafka_records)
+        )
+        yield Baselines(config, results, worker, redis_pid, base_url)

@@ -15,8 +15,20 @@ import psycopg
 import baseline_pg
 import procstat
 import workloads
+from baselines import Baselines
 from gate import check
-from plan import API_THREADS, BATCH_SIZE, BATCH_THREADS, LOW_RATE_PER_S, Config, Results, timed
+from plan import (
+    API_THREADS,
+    BATCH_SIZE,
+    BATCH_THREADS,
+    LOW_RATE_PER_S,
+    Config,
+    DrainRound,
+    Results,
+    median_per_key,
+    median_round,
+    timed,
+)
 from stack import DUPLICATES, RETRIES, CounterDeltas
 from workloads import Submissions, TaskRow
 
@@ -26,10 +38,17 @@ CONSUMERS = ("relay", "bridge", "worker")
 class _Project:
     """The project's phases against the running stack."""
 
-    def __init__(self, config: Config, results: Results, conn: psycopg.Connection[Any]) -> None:
+    def __init__(
+        self,
+        config: Config,
+        results: Results,
+        conn: psycopg.Connection[Any],
+        baselines: Baselines,
+    ) -> None:
         self.config = config
         self.results = results
         self.conn = conn
+        self.baselines = baselines
         self.since = datetime.now(UTC) - timedelta(seconds=5)
         self.counters = CounterDeltas(config.stack)
         self.phases: list[Submissions] = []
@@ -49,17 +68,19 @@ class _Project:
         return workloads.read_rows(self.conn, ids, self.since)
 
     def drain(self, pids: dict[str, int]) -> None:
+        """One drain of the project: batches submitted, every task to COMPLETED."""
         sizes, results = self.config.sizes, self.results
         roots = self.config.stack.cpu_roots(pids)
+        number = len(results.drain_rounds) + 1
         requests = max(math.ceil(sizes.drain_tasks / BATCH_SIZE), 1)
         self.config.say(f"project: drain of {requests * BATCH_SIZE} echo tasks (batch API)")
-        results.flower_rss_mib["before"] = procstat.rss_mib(pids["flower"])
+        results.flower_rss_mib.setdefault("before", procstat.rss_mib(pids["flower"]))
         before = procstat.cpu_ms(roots)
         started = time.monotonic()
         phase = self.submitted(
             workloads.submit_closed(
                 self.config.api,
-                self.cid("drain"),
+                self.cid(f"drain-{number}"),
                 threads=BATCH_THREADS,
                 duration_s=3600,
                 max_requests=requests,
@@ -67,12 +88,13 @@ class _Project:
             )
         )
         workloads.wait_finished(self.conn, [phase.correlation_id], self.since, 600)
-        results.drain_cpu_ms = procstat.delta(before, procstat.cpu_ms(roots))
-        results.timings_s["drain"] = round(time.monotonic() - started, 2)
+        spent = procstat.delta(before, procstat.cpu_ms(roots))
+        results.timings_s[f"drain_{number}"] = round(time.monotonic() - started, 2)
         results.flower_rss_mib["after_drain"] = procstat.rss_mib(pids["flower"])
         rows = workloads.read_rows(self.conn, [phase.correlation_id], self.since)
-        results.drain = phase
-        results.drain_rate, results.drain_span_s = workloads.drain_rate(rows)
+        rate, span_s = workloads.drain_rate(rows)
+        per_task = {name: ms / phase.accepted for name, ms in spent.items()}
+        results.drain_rounds.append(DrainRound(phase, rate, span_s, per_task))
 
     def low_rate(self) -> None:
         count = max(int(LOW_RATE_PER_S * self.config.sizes.latency_s), 2)
@@ -91,15 +113,17 @@ class _Project:
         self.counters.pause()
         try:
             stack.stop(CONSUMERS)
-            self.results.single_idle = self.submitted(
-                workloads.submit_closed(
+            for number in range(1, sizes.rounds + 1):
+                self.baselines.pg_single()
+                say(f"project: single submits, API alone ({number} of {sizes.rounds})")
+                idle = workloads.submit_closed(
                     self.config.api,
-                    self.cid("single-idle"),
+                    self.cid(f"single-idle-{number}"),
                     threads=API_THREADS,
                     duration_s=sizes.phase_s,
                     max_requests=sizes.single_max,
                 )
-            )
+                self.results.single_idle_rounds.append(self.submitted(idle))
             self.results.batch = self.submitted(
                 workloads.submit_closed(
                     self.config.api,
@@ -115,7 +139,7 @@ class _Project:
             stack.start(CONSUMERS)
             self.resume_counters()
         started = time.monotonic()
-        self.wait(self.results.single_idle, self.results.batch)
+        self.wait(*self.results.single_idle_rounds, self.results.batch)
         self.results.timings_s["backlog_drain"] = round(time.monotonic() - started, 2)
 
     def resume_counters(self) -> None:
@@ -172,17 +196,37 @@ def vacuum(database_url: str) -> None:
         conn.execute("VACUUM (ANALYZE) tasks, task_attempts, task_effects, outbox")
 
 
-def run_project(config: Config, results: Results, pids: dict[str, int]) -> None:
-    """The project's phases, then the correctness gate over every task they submitted."""
+def pick_medians(results: Results) -> None:
+    """Each side's median round as the run's figure (plan.py, Results)."""
+    raw = median_round(results.raw_rounds, lambda r: r.drain.rate)
+    results.raw_drain = raw.drain
+    results.raw_cpu_per_task_ms = median_per_key([r.cpu_per_task_ms for r in results.raw_rounds])
+    drain = median_round(results.drain_rounds, lambda r: r.rate)
+    results.drain, results.drain_rate, results.drain_span_s = drain.phase, drain.rate, drain.span_s
+    results.drain_cpu_per_task_ms = median_per_key(
+        [r.cpu_per_task_ms for r in results.drain_rounds]
+    )
+    results.pg_single = median_round(results.pg_single_rounds, lambda r: r.rate)
+    results.single_idle = median_round(results.single_idle_rounds, lambda r: r.tasks_per_s)
+
+
+def run_project(
+    config: Config, results: Results, pids: dict[str, int], baselines: Baselines
+) -> None:
+    """The project's phases, each drain right after a raw Celery drain, then the correctness
+    gate over every task they submitted."""
     config.say("project: VACUUM (ANALYZE) of the task tables, so the runs start alike")
     vacuum(config.database_url)
     with psycopg.connect(baseline_pg.conninfo(config.database_url)) as conn:
-        project = _Project(config, results, conn)
+        project = _Project(config, results, conn, baselines)
         project.counters.resume()
         results.stack_pool = procstat.tree_size(pids["worker"]) - 1
-        project.drain(pids)
+        for _ in range(config.sizes.rounds):
+            baselines.raw_drain()
+            project.drain(pids)
         timed(results, "low_rate", project.low_rate)
         timed(results, "api_alone", project.api_alone)
+        pick_medians(results)
         timed(results, "while_draining", project.while_draining)
         timed(results, "half_max", project.half_max)
         project.counters.pause()

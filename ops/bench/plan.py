@@ -1,6 +1,7 @@
 """What a bench run is given (sizes, where everything is) and what it measured, shared by the
 baselines, the project's phases and the report."""
 
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +36,10 @@ class Sizes:
     batch_max: int
     kafka_records: int
     concurrency: int
+    # How many times the two noisiest comparisons run, each side right after the other: the
+    # raw Celery drain with the project's drain, bare psycopg with the API's single submits.
+    # The report takes the median of each side.
+    rounds: int
 
 
 @dataclass(frozen=True)
@@ -53,13 +58,47 @@ class Config:
     say: Callable[[str], None]
 
 
+@dataclass(frozen=True)
+class RawRound:
+    """One raw Celery drain and the CPU its processes spent, in ms per task."""
+
+    drain: RawDrain
+    cpu_per_task_ms: dict[str, float]
+
+
+@dataclass(frozen=True)
+class DrainRound:
+    """One drain of the project: its tasks, rate, span and CPU per task of each process."""
+
+    phase: Submissions
+    rate: float
+    span_s: float
+    cpu_per_task_ms: dict[str, float]
+
+
+def median_round(rounds: list[T], key: Callable[[T], float]) -> T:
+    """The round whose `key` is the median (the lower one of an even count)."""
+    if not rounds:
+        raise ValueError("no rounds")
+    ordered = sorted(rounds, key=key)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def median_per_key(values: list[dict[str, float]]) -> dict[str, float]:
+    """Each key's median over the dicts (a process's CPU per task over the rounds)."""
+    keys = [k for k in values[0] if all(k in v for v in values)] if values else []
+    return {k: statistics.median(v[k] for v in values) for k in keys}
+
+
 @dataclass
 class Results:
     """Everything the phases measured, for the report."""
 
     raw_drain: RawDrain | None = None
     raw_pool: int = 0
-    raw_cpu_ms: dict[str, float] = field(default_factory=dict)
+    # Medians over the rounds of each process's CPU per task; the rate fields above and below
+    # hold the round of the median rate.
+    raw_cpu_per_task_ms: dict[str, float] = field(default_factory=dict)
     raw_latency_ms: list[float] = field(default_factory=list)
     pg_single: LoopResult | None = None
     pg_batch: LoopResult | None = None
@@ -68,7 +107,7 @@ class Results:
     drain: Submissions | None = None
     drain_rate: float = 0.0
     drain_span_s: float = 0.0
-    drain_cpu_ms: dict[str, float] = field(default_factory=dict)
+    drain_cpu_per_task_ms: dict[str, float] = field(default_factory=dict)
     low: Submissions | None = None
     low_ms: tuple[list[float], list[float]] = field(default_factory=lambda: ([], []))
     single_idle: Submissions | None = None
@@ -78,6 +117,10 @@ class Results:
     half_rate_asked: float = 0.0
     half_ms: tuple[list[float], list[float]] = field(default_factory=lambda: ([], []))
     flower_rss_mib: dict[str, float] = field(default_factory=dict)
+    raw_rounds: list[RawRound] = field(default_factory=list)
+    drain_rounds: list[DrainRound] = field(default_factory=list)
+    pg_single_rounds: list[LoopResult] = field(default_factory=list)
+    single_idle_rounds: list[Submissions] = field(default_factory=list)
     counters: dict[str, float] = field(default_factory=dict)
     gate: GateResult | None = None
     timings_s: dict[str, float] = field(default_factory=dict)

@@ -40,6 +40,7 @@ FULL = Sizes(
     batch_max=30,
     kafka_records=50_000,
     concurrency=4,
+    rounds=3,
 )
 QUICK = Sizes(
     drain_tasks=200,
@@ -51,6 +52,7 @@ QUICK = Sizes(
     batch_max=2,
     kafka_records=5000,
     concurrency=4,
+    rounds=1,
 )
 
 
@@ -70,6 +72,11 @@ def _sizes(quick: bool, **given: Any) -> Sizes:
 @click.option("--batch-max", type=click.IntRange(min=1), help="Requests cap of the batch phase.")
 @click.option("--half-max-tasks", type=click.IntRange(min=2), help="Cap of the ½-max phase.")
 @click.option("--kafka-records", type=click.IntRange(min=100), help="Raw Kafka records.")
+@click.option(
+    "--rounds",
+    type=click.IntRange(min=1),
+    help="Drains and single-submit loops, each beside its baseline; the medians count.",
+)
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1),
@@ -117,6 +124,7 @@ def main(  # noqa: PLR0917 - click passes every option by name.
     batch_max: int | None,
     half_max_tasks: int | None,
     kafka_records: int | None,
+    rounds: int | None,
     concurrency: int,
     stack_repo: Path,
     url: str,
@@ -138,6 +146,7 @@ def main(  # noqa: PLR0917 - click passes every option by name.
         half_max_tasks=half_max_tasks,
         kafka_records=kafka_records,
         concurrency=concurrency,
+        rounds=rounds,
     )
     started = datetime.now(UTC)
     run_id = started.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
@@ -158,8 +167,8 @@ def main(  # noqa: PLR0917 - click passes every option by name.
         say=lambda line: click.echo(f"[bench] {line}", err=True),
     )
     results = Results()
-    baselines.run_baselines(config, results, pids["redis"])
-    phases.run_project(config, results, pids)
+    with baselines.open_baselines(config, results, pids["redis"]) as base:
+        phases.run_project(config, results, pids, base)
     report = summary.build(results)
     mode = "quick" if quick else "full"
     report.print(f"Benchmark {run_id} ({mode}), 127.0.0.1, {os.cpu_count()} CPUs")
@@ -178,7 +187,18 @@ def main(  # noqa: PLR0917 - click passes every option by name.
             "timings_s": results.timings_s,
             "drain_span_s": results.drain_span_s,
             "half_max_rate_asked": results.half_rate_asked,
-            "cpu_ms": {"stack_drain": results.drain_cpu_ms, "raw_celery": results.raw_cpu_ms},
+            "cpu_ms_per_task": {
+                "stack_drain": results.drain_cpu_per_task_ms,
+                "raw_celery": results.raw_cpu_per_task_ms,
+            },
+            "rounds": {
+                "raw_drain_rate": [r.drain.rate for r in results.raw_rounds],
+                "drain_rate": [r.rate for r in results.drain_rounds],
+                "raw_cpu_per_task_ms": [r.cpu_per_task_ms for r in results.raw_rounds],
+                "drain_cpu_per_task_ms": [r.cpu_per_task_ms for r in results.drain_rounds],
+                "pg_single_rate": [r.rate for r in results.pg_single_rounds],
+                "single_idle_rate": [r.tasks_per_s for r in results.single_idle_rounds],
+            },
             "flower_rss_mib": results.flower_rss_mib,
             "counters": results.counters,
             "gate": {

@@ -1,6 +1,7 @@
 """From what the phases measured to the report's rows: figures, ratios and the targets of
 issue 12 (the bench reports targets; only the correctness gate fails a run)."""
 
+import statistics
 from typing import TypeVar
 
 from plan import LOW_RATE_PER_S, Results
@@ -12,6 +13,10 @@ LATENCY = "latency (submit → start / finished)"
 CPU = "CPU per task (ms, utime+stime from /proc)"
 GATE = "correctness gate"
 T = TypeVar("T")
+
+
+def _of(rounds: int) -> str:
+    return f", median of {rounds}" if rounds > 1 else ""
 
 
 def _got(value: T | None, what: str) -> T:
@@ -28,7 +33,7 @@ def _baselines(report: Report, r: Results) -> None:
     report.add(
         BASE,
         "base.celery_drain",
-        f"raw Celery no-op drain (prefork x{r.raw_pool})",
+        f"raw Celery no-op drain (prefork x{r.raw_pool}){_of(len(r.raw_rounds))}",
         raw.rate,
         "tasks/s",
     )
@@ -43,7 +48,7 @@ def _baselines(report: Report, r: Results) -> None:
     report.add(
         BASE,
         "base.pg_single",
-        "bare psycopg, API tx (task+outbox+NOTIFY), 8 thr",
+        f"bare psycopg, API tx (task+outbox+NOTIFY), 8 thr{_of(len(r.pg_single_rounds))}",
         pg_single.rate,
         "tasks/s",
     )
@@ -78,7 +83,7 @@ def _throughput(report: Report, r: Results) -> None:
     report.add(
         PROJECT,
         "project.drain",
-        f"drain, {drain.accepted} tasks via batch API",
+        f"drain, {drain.accepted} tasks via batch API{_of(len(r.drain_rounds))}",
         r.drain_rate,
         "tasks/s",
         versus="base.celery_drain",
@@ -87,7 +92,7 @@ def _throughput(report: Report, r: Results) -> None:
     report.add(
         PROJECT,
         "project.single_idle",
-        "single submit, 8 thr, API alone",
+        f"single submit, 8 thr, API alone{_of(len(r.single_idle_rounds))}",
         idle.tasks_per_s,
         "tasks/s",
         versus="base.pg_single",
@@ -155,27 +160,32 @@ def _latency(report: Report, r: Results) -> None:
         )
 
 
+def _total(medians: dict[str, float], rounds: list[dict[str, float]]) -> float:
+    """The median over the rounds of the summed CPU per task (the sum of each process's median
+    when there are no rounds to take it from)."""
+    if not rounds:
+        return sum(medians.values())
+    return statistics.median(sum(r.values()) for r in rounds)
+
+
 def _cpu(report: Report, r: Results) -> None:
-    raw_tasks = _got(r.raw_drain, "raw Celery").tasks
-    tasks = _got(r.drain, "drain").accepted
+    rounds = f" (median of {len(r.drain_rounds)})" if len(r.drain_rounds) > 1 else ""
     for name in ("worker", "redis", "sender"):
-        report.add(
-            CPU, f"cpu.raw_{name}", f"raw Celery: {name}", r.raw_cpu_ms[name] / raw_tasks, "ms"
-        )
+        report.add(CPU, f"cpu.raw_{name}", f"raw Celery: {name}", r.raw_cpu_per_task_ms[name], "ms")
     report.add(
         CPU,
         "cpu.raw_total",
-        "raw Celery: worker + redis + sender",
-        sum(r.raw_cpu_ms.values()) / raw_tasks,
+        f"raw Celery: worker + redis + sender{rounds}",
+        _total(r.raw_cpu_per_task_ms, [x.cpu_per_task_ms for x in r.raw_rounds]),
         "ms",
     )
-    for name in r.drain_cpu_ms:
-        report.add(CPU, f"cpu.{name}", f"stack: {name}", r.drain_cpu_ms[name] / tasks, "ms")
+    for name, value in r.drain_cpu_per_task_ms.items():
+        report.add(CPU, f"cpu.{name}", f"stack: {name}", value, "ms")
     report.add(
         CPU,
         "cpu.total",
-        "stack: every process",
-        sum(r.drain_cpu_ms.values()) / tasks,
+        f"stack: every process{rounds}",
+        _total(r.drain_cpu_per_task_ms, [x.cpu_per_task_ms for x in r.drain_rounds]),
         "ms",
         versus="cpu.raw_total",
         target=Target("ratio", 2, at_most=True),
