@@ -33,7 +33,7 @@ port_open() {
 wait_for_port() {
     local port=$1 deadline=$((SECONDS + $2)) pid=${3:-}
     until port_open "$port"; do
-        if [[ -n $pid ]] && ! proc_alive "$pid"; then
+        if [[ -n $pid ]] && ! proc_running "$pid"; then
             return 1
         fi
         ((SECONDS < deadline)) || return 1
@@ -71,6 +71,17 @@ proc_cmdline() {
 
 proc_alive() {
     [[ $1 =~ ^[0-9]+$ ]] && proc_cmdline "$1" >/dev/null
+}
+
+# True while PID exists and has not exited (a zombie has). Unlike proc_alive it does not read
+# the command line, which is empty for an instant while a process execs: a daemon started
+# through `setsid nohup java` execs three times, and a start once failed at once with "did not
+# listen within 60s" because the check landed in one of those instants.
+proc_running() {
+    local stat
+    [[ $1 =~ ^[0-9]+$ ]] || return 1
+    { stat=$(<"/proc/$1/stat"); } 2>/dev/null || return 1
+    [[ ${stat##*) } != Z* ]]
 }
 
 # True when PID is alive and its command line contains PATTERN. Pid files can outlive their
