@@ -4,6 +4,7 @@ index beats a sequential scan. Data lives in a transaction that is rolled back."
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
 import psycopg.sql
@@ -24,10 +25,10 @@ MONTH = partition_for(date(2017, 3, 1))
 ROWS = 40_000
 
 
-@pytest.fixture
-def loaded(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """A connection whose open transaction holds ROWS tasks in one analysed partition:
-    1 in 200 active, payloads {"customer": "c-<0..999>", "n": i}."""
+@contextmanager
+def _month_of_rows(engine: sa.Engine, payload_sql: str, status_sql: str) -> Iterator[sa.Connection]:
+    """A connection whose open transaction holds ROWS tasks in MONTH, analysed; row i has the
+    payload and status the SQL expressions of `i` give. Rolled back at the end."""
     with engine.connect() as conn, conn.begin() as tx:
         create_partition(conn, MONTH)
         # Ids are UUIDv7 built from created_at, like the API's (first 48 bits = Unix ms).
@@ -39,9 +40,7 @@ def loaded(engine: sa.Engine) -> Iterator[sa.Connection]:
                 SELECT (lpad(to_hex((extract(epoch FROM ts) * 1000)::bigint), 12, '0')
                         || '7' || substr(md5(i::text), 1, 3) || '8'
                         || substr(md5(i::text), 4, 15))::uuid,
-                       ts, ts, 'echo',
-                       jsonb_build_object('customer', 'c-' || (i % 1000), 'n', i), 4,
-                       CASE WHEN i % 200 = 0 THEN 'PENDING' ELSE 'COMPLETED' END
+                       ts, ts, 'echo', {payload_sql}, 4, {status_sql}
                 FROM generate_series(1, {ROWS}) AS i,
                      LATERAL (SELECT timestamptz '2017-03-01 00:00+00'
                                      + i * interval '60 seconds') AS t(ts)
@@ -51,6 +50,18 @@ def loaded(engine: sa.Engine) -> Iterator[sa.Connection]:
         conn.execute(sa.text(f"ANALYZE {MONTH.name}"))
         yield conn
         tx.rollback()
+
+
+@pytest.fixture
+def loaded(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """ROWS tasks in one analysed partition: 1 in 200 active, payloads
+    {"customer": "c-<0..999>", "n": i}."""
+    with _month_of_rows(
+        engine,
+        "jsonb_build_object('customer', 'c-' || (i % 1000), 'n', i)",
+        "CASE WHEN i % 200 = 0 THEN 'PENDING' ELSE 'COMPLETED' END",
+    ) as conn:
+        yield conn
 
 
 def _children_of(conn: sa.Connection, parent_index: str) -> set[str]:
@@ -145,29 +156,14 @@ def test_queue_health_gauges_use_the_partial_index_even_when_prepared(loaded):
 
 @pytest.fixture
 def settled(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """A connection whose open transaction holds ROWS finished tasks in one analysed
-    partition and no active one: the statistics of a table that was idle when last analysed."""
-    with engine.connect() as conn, conn.begin() as tx:
-        create_partition(conn, MONTH)
-        conn.execute(
-            sa.text(
-                f"""
-                INSERT INTO {MONTH.name} (id, created_at, updated_at, type, payload, max_attempts,
-                                          status, finished_at)
-                SELECT (lpad(to_hex((extract(epoch FROM ts) * 1000)::bigint), 12, '0')
-                        || '7' || substr(md5(i::text), 1, 3) || '8'
-                        || substr(md5(i::text), 4, 15))::uuid,
-                       ts, ts, 'echo', jsonb_build_object('n', i), 4,
-                       CASE WHEN i % 2 = 0 THEN 'COMPLETED' ELSE 'CANCELLED' END, ts
-                FROM generate_series(1, {ROWS}) AS i,
-                     LATERAL (SELECT timestamptz '2017-03-01 00:00+00'
-                                     + i * interval '60 seconds') AS t(ts)
-                """
-            )
-        )
-        conn.execute(sa.text(f"ANALYZE {MONTH.name}"))
+    """ROWS finished tasks in one analysed partition and no active one: the statistics of a
+    table that was idle when last analysed."""
+    with _month_of_rows(
+        engine,
+        "jsonb_build_object('n', i)",
+        "CASE WHEN i % 2 = 0 THEN 'COMPLETED' ELSE 'CANCELLED' END",
+    ) as conn:
         yield conn
-        tx.rollback()
 
 
 def test_writes_by_key_look_their_row_up_by_key_whatever_the_statistics(settled):
