@@ -144,11 +144,7 @@ class Executor:
         elapsed = time.perf_counter() - started
         effect = {"result": result, "attempt": claim.attempt}
         direct = self.resources.direct
-        stored = durable(
-            lambda: complete_task(direct, claim, result, effect),
-            self.settings.commit_retry_s,
-            f"task {claim.task_id}",
-        )
+        stored = self.durably(lambda: complete_task(direct, claim, result, effect), claim)
         if not stored:
             return self.stale(claim)
         metrics.TASK_PROCESSING_TIME.labels(claim.type, "completed").observe(elapsed)
@@ -163,7 +159,11 @@ class Executor:
             with self.resources.engine.begin() as conn:
                 return change(conn)
 
-        return durable(once, self.settings.commit_retry_s, f"task {claim.task_id}")
+        return self.durably(once, claim)
+
+    def durably(self, write: Callable[[], T], claim: Claim) -> T:
+        """`write` of `claim`'s attempt, retried through a short database outage."""
+        return durable(write, self.settings.commit_retry_s, f"task {claim.task_id}")
 
     def run_handler(self, claim: Claim) -> dict[str, Any] | None:
         """Validate the payload and run the task type's handler."""

@@ -21,6 +21,7 @@ from typing import Any, LiteralString
 
 import psycopg
 import sqlalchemy as sa
+from psycopg.pq import TransactionStatus
 
 from db.errors import DatabaseUnavailableError
 
@@ -97,6 +98,15 @@ class DirectConnection:
             # fenced. The next statement connects afresh.
             self.close()
             raise DatabaseUnavailableError(str(err).strip() or type(err).__name__) from err
+        except BaseException:
+            # Anything else (a data error, the soft time limit's exception raised in the middle
+            # of a statement) leaves an autocommit connection idle, or not: one that is still
+            # busy with the statement would refuse the next, so it is dropped here.
+            if self._conn is not None and (
+                self._conn.broken or self._conn.info.transaction_status != TransactionStatus.IDLE
+            ):
+                self.close()
+            raise
         self._used_at = time.monotonic()
         return row
 

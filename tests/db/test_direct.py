@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -156,3 +157,12 @@ def test_the_single_submit_statement_names_every_task_column():
     assert inserted is not None
     assert tuple(c.strip() for c in inserted[1].split(",")) == TASK_COLUMNS
     assert ONE_SCHEDULED_TASK_SQL in ONE_TASK_SQL
+
+
+def test_a_statement_that_fails_on_its_data_keeps_the_connection(direct):
+    first = direct.fetch_one("SELECT pg_backend_pid()", {})
+    assert first is not None
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        direct.fetch_one("SELECT 1 / %(zero)s", {"zero": 0})
+    # The error is the statement's, not the connection's: the same session answers next.
+    assert direct.fetch_one("SELECT pg_backend_pid()", {}) == first
