@@ -68,7 +68,9 @@ kafka_start() {
             die "formatting Kafka storage failed"
         }
     fi
-    start_daemon kafka kafka.Kafka java -Xms256m -Xmx1g \
+    # Only the relay and the bridge talk to Kafka, and both run behind the API (ops/stack_apps.sh,
+    # BACKGROUND_NICE): the broker that serves them does too.
+    start_daemon kafka kafka.Kafka nice -n "$BACKGROUND_NICE" java -Xms256m -Xmx1g \
         -Dlog4j2.configurationFile="$KAFKA_HOME/log4j2.properties" \
         -cp "$KAFKA_HOME/libs/*" kafka.Kafka "$props"
     if ! wait_for_port 9092 60 "$STARTED_PID"; then

@@ -118,13 +118,14 @@ pg_start() {
     pg_ctl_start postgres "$PGDATA" "$PG_LOG" 5432
 }
 
-# pg_ctl_start NAME DATA_DIR LOG PORT: start one cluster and wait until it listens.
+# pg_ctl_start NAME DATA_DIR LOG PORT [NICENESS]: start one cluster and wait until it listens;
+# every process of the cluster inherits NICENESS (0 when not given).
 pg_ctl_start() {
-    local name=$1 data=$2 logfile=$3 port=$4
+    local name=$1 data=$2 logfile=$3 port=$4 niceness=${5:-0}
     log "starting $name"
     if ! (
         close_extra_fds
-        pg_as "$PG_BIN/pg_ctl" -D "$data" -l "$logfile" -w -t 60 start >/dev/null
+        pg_as nice -n "$niceness" "$PG_BIN/pg_ctl" -D "$data" -l "$logfile" -w -t 60 start >/dev/null
     ); then
         show_log_tail "$logfile"
         die "$name did not start"
@@ -247,7 +248,9 @@ replica_start() {
         replica_clone
     fi
     replica_configure
-    pg_ctl_start replica "$REPLICA_DATA" "$REPLICA_LOG" "$REPLICA_PORT"
+    # No submit waits for the replica (the API writes to the primary, and reads a task the
+    # replica has not replayed yet from the primary), so it replays at the background priority.
+    pg_ctl_start replica "$REPLICA_DATA" "$REPLICA_LOG" "$REPLICA_PORT" "$BACKGROUND_NICE"
 }
 
 replica_stop() {

@@ -4,6 +4,7 @@ lock when others share the stack (it kills its processes)."""
 
 import os
 import signal
+import subprocess
 import time
 
 import pytest
@@ -81,3 +82,27 @@ def test_the_processes_behind_the_api_run_at_the_background_priority():
         # ops/stack.sh's default; BACKGROUND_NICE=0 would run everything alike.
         if os.environ.get("BACKGROUND_NICE") is None:
             assert wanted == 10, name
+
+
+def _daemon_pids() -> dict[str, int]:
+    """The pids `ops/stack.sh status` gives its daemons (lines `NAME running pid=N ...`)."""
+    out = subprocess.run(
+        [str(REPO / "ops" / "stack.sh"), "status"], capture_output=True, text=True, check=True
+    ).stdout
+    pids = {}
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and fields[1] == "running" and fields[2].startswith("pid="):
+            pids[fields[0]] = int(fields[2].removeprefix("pid="))
+    return pids
+
+
+def test_kafka_and_the_replica_run_behind_the_api_too():
+    # The API's submit path goes through the primary and Redis; Kafka serves only the relay
+    # and the bridge, and reads fall back to the primary while the replica lags behind.
+    pids = _daemon_pids()
+    assert _niceness(pids["postgres"]) == 0
+    assert _niceness(pids["redis"]) == 0
+    background = int(os.environ.get("BACKGROUND_NICE", "10"))
+    for name in ("kafka", "replica"):
+        assert _niceness(pids[name]) == background, name
