@@ -23,7 +23,7 @@ SCALE_KEYS=(WORKERS BRIDGES RELAYS API_WORKERS API_THREADS WORKER_CONCURRENCY FL
 SUPERVISORD_CONF=$STACK_DIR/supervisord.conf
 # The niceness of the processes behind the API (instance_env), of Kafka and of the replica
 # (stack_brokers.sh, stack_postgres.sh); 0 runs everything alike.
-BACKGROUND_NICE=${BACKGROUND_NICE:-10}
+BACKGROUND_NICE=${BACKGROUND_NICE:-19}
 [[ $BACKGROUND_NICE =~ ^(1?[0-9])$ ]] || die "BACKGROUND_NICE must be 0-19, not '$BACKGROUND_NICE'"
 PROGRAM_DIR=$STACK_DIR/supervisor
 ENV_DIR=$STACK_DIR/env

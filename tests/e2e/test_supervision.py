@@ -81,7 +81,7 @@ def test_the_processes_behind_the_api_run_at_the_background_priority():
         assert _niceness(running_pid(name)) == wanted, name
         # ops/stack.sh's default; BACKGROUND_NICE=0 would run everything alike.
         if os.environ.get("BACKGROUND_NICE") is None:
-            assert wanted == 10, name
+            assert wanted == 19, name
 
 
 def _daemon_pids() -> dict[str, int]:
@@ -103,6 +103,6 @@ def test_kafka_and_the_replica_run_behind_the_api_too():
     pids = _daemon_pids()
     assert _niceness(pids["postgres"]) == 0
     assert _niceness(pids["redis"]) == 0
-    background = int(os.environ.get("BACKGROUND_NICE", "10"))
+    background = int(os.environ.get("BACKGROUND_NICE", "19"))
     for name in ("kafka", "replica"):
         assert _niceness(pids[name]) == background, name
