@@ -125,7 +125,8 @@ pg_ctl_start() {
     log "starting $name"
     if ! (
         close_extra_fds
-        pg_as nice -n "$niceness" "$PG_BIN/pg_ctl" -D "$data" -l "$logfile" -w -t 60 start >/dev/null
+        pg_as nice -n "$niceness" \
+            "$PG_BIN/pg_ctl" -D "$data" -l "$logfile" -w -t 60 start >/dev/null
     ); then
         show_log_tail "$logfile"
         die "$name did not start"
@@ -248,8 +249,9 @@ replica_start() {
         replica_clone
     fi
     replica_configure
-    # No submit waits for the replica (the API writes to the primary, and reads a task the
-    # replica has not replayed yet from the primary), so it replays at the background priority.
+    # No submit waits for the replica (the API writes to the primary, and looks a task the
+    # replica has not replayed yet up on the primary), so it replays at the background priority;
+    # lists and searches show its view, older while a long burst keeps it behind (README).
     pg_ctl_start replica "$REPLICA_DATA" "$REPLICA_LOG" "$REPLICA_PORT" "$BACKGROUND_NICE"
 }
 
