@@ -167,6 +167,8 @@ def main(  # noqa: PLR0917 - click passes every option by name.
         say=lambda line: click.echo(f"[bench] {line}", err=True),
     )
     results = Results()
+    # Before the baselines too: a backlog being drained would slow them as well.
+    phases.wait_for_no_backlog(config)
     with baselines.open_baselines(config, results, pids["redis"]) as base:
         phases.run_project(config, results, pids, base)
     report = summary.build(results)
