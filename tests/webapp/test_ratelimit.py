@@ -44,6 +44,25 @@ def test_two_api_processes_share_one_limit_and_answer_429_problems(api_env, engi
         assert other.status_code == 202
 
 
+def test_a_leased_limit_admits_at_most_its_limit_across_api_processes(api_env, engine, test_broker):
+    # 3,000 a minute is counted in leases of 3 (webapp/ratelimit_storage.py). Reads cost the
+    # same budget check as submits and leave no tasks behind.
+    limit = 3_000
+    key = new_key(engine, rate_limit=f"{limit}/minute")
+    codes = []
+    with api_process(api_env) as first, api_process(api_env) as second, requests.Session() as s:
+        for i in range(limit + 20):
+            base = first if i % 2 == 0 else second
+            response = s.get(f"{base}/api/tasks?limit=1", headers=bearer(key), timeout=10)
+            codes.append(response.status_code)
+            if response.status_code == 200:
+                assert 0 <= int(response.headers["X-RateLimit-Remaining"]) < limit
+    assert set(codes) == {200, 429}
+    # Never more than the limit; fewer by at most the counts each process still held.
+    assert limit - 2 * 2 <= codes.count(200) <= limit
+    assert codes[-10:] == [429] * 10
+
+
 def test_scope_limits_apply_per_scope(api_env, engine, test_broker):
     env = {**api_env, "WEBAPP_RATE_LIMIT_SUBMIT": "2/minute", "WEBAPP_RATE_LIMIT_READ": "50/minute"}
     key = new_key(engine)
