@@ -8,16 +8,16 @@ request. This storage returns the count and the key's remaining lifetime from th
 call and answers the headers' GET and TTL from it. The figures are the ones Redis gave for this
 request's own hit, which is what the headers describe.
 
-A high limit is counted in leases. When a key's limit is at least `LEASE_SHARE` requests a
-window, the script takes up to `LEASE_MAX` counts of the window at once (one in `LEASE_SHARE`
-of the limit) and the process hands them out to its next requests, each a count of its own: a
-client sending hundreds of requests a second pays one Redis round trip for tens of them (the
-one left was still 8-28 % of a single submit's throughput, measured with it switched off).
-Counts are never shared or reused, so a window still admits at most its limit across every
-process. A process may end a window holding counts it did not hand out: the window then admits
-up to `LEASE_MAX - 1` fewer requests per API process, at most a thousandth of the limit. Limits
-below `LEASE_SHARE` a window (the defaults, 1,200 and 6,000 a minute, among them) are counted
-one request at a time, exactly as before.
+A high limit is counted in leases. When a key's limit is at least twice `LEASE_SHARE` requests
+a window, the script takes several counts of the window at once, one in `LEASE_SHARE` of the
+limit and at most `LEASE_MAX`, and the process hands them out to its next requests, each a
+count of its own: a client sending hundreds of requests a second pays one Redis round trip for
+tens of them (the one left was still 8-28 % of a single submit's throughput, measured with it
+switched off). Counts are never shared or reused, so a window still admits at most its limit
+across every process. A process may end a window holding counts it did not hand out: the window
+then admits up to `LEASE_MAX - 1` fewer requests per API process, at most a thousandth of the
+limit. Limits below 2,000 a window (the default 1,200 a minute among them) are counted one
+request at a time, exactly as before; the read default, 6,000 a minute, in leases of 6.
 
 It is registered under the scheme `taskservice+redis` (limits picks storages by scheme);
 `storage_uri` maps a `redis://` or `rediss://` URL to it.

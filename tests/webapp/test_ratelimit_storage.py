@@ -68,6 +68,7 @@ def test_the_limit_is_read_from_limits_own_key_format_and_sizes_the_lease():
     assert limit_in_key("LIMITER/a/b/10/1/fortnight") is None
     assert lease_size(None) == 1
     assert lease_size(1_200) == 1
+    assert lease_size(6_000) == 6
     assert lease_size(LEASE_SHARE * 2) == 2
     assert lease_size(10_000_000) == LEASE_MAX
 
