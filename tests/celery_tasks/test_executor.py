@@ -93,9 +93,27 @@ def test_success_then_a_duplicate_delivery_runs_nothing(executor, engine):
     task_id = submit(engine, "ok")
     calls.clear()
     assert executor.deliver(BoundTask(), task_id) == {"status": "completed", "attempt": 1}
+    # The completed task keeps its lock until the lock expires: a duplicate stops there.
+    lock_key = f"taskservice:lock:{task_id}"
+    ttl_ms = executor.resources.redis.pttl(lock_key)
+    assert 0 < ttl_ms <= executor.settings.lease_s * 1000
+    assert executor.deliver(BoundTask(), task_id) == {"status": "locked"}
+    # Once it expired, the claim stops the duplicate.
+    executor.resources.redis.delete(lock_key)
     assert executor.deliver(BoundTask(), task_id) == {"status": "duplicate"}
     assert calls == [1]
     assert status(engine, task_id) == ("COMPLETED", 1, None)
+
+
+def test_every_outcome_but_completed_releases_the_lock(executor, engine):
+    lock_key = "taskservice:lock:{}"
+    failed = submit(engine, "buggy")
+    assert executor.deliver(BoundTask(), failed)["status"] == "failed"
+    assert not executor.resources.redis.exists(lock_key.format(failed))
+    retried = submit(engine, "slow")
+    with pytest.raises(Retry):
+        executor.deliver(BoundTask(), retried)
+    assert not executor.resources.redis.exists(lock_key.format(retried))
 
 
 def test_soft_time_limit_is_a_retryable_error_with_backoff(executor, engine):
