@@ -17,13 +17,18 @@ sys.path.insert(0, str(BENCH))
 import phases  # noqa: E402
 
 
+def backlog(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return phases.backlog(conn)
+
+
 def test_pending_tasks_and_unpublished_outbox_rows_are_a_backlog_the_rest_is_not(
     engine, it_database_url
 ):
     later = datetime.now(UTC) + timedelta(hours=1)
     url = sa.engine.make_url(it_database_url).set(drivername="postgresql")
     with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as raw:
-        before = phases.backlog(raw)
+        before = backlog(engine)
         with engine.begin() as conn:
             tasks = insert_tasks(
                 conn,
@@ -36,14 +41,14 @@ def test_pending_tasks_and_unpublished_outbox_rows_are_a_backlog_the_rest_is_not
         ids = [str(t.id) for t in tasks]
         try:
             # Two tasks pending and their two outbox rows; the scheduled task is not due.
-            assert phases.backlog(raw) == before + 4
+            assert backlog(engine) == before + 4
             raw.execute(
                 "UPDATE outbox SET parked_at = now(), park_reason = 'test' WHERE key = ANY(%s)",
                 [ids],
             )
             raw.execute("UPDATE tasks SET status = 'COMPLETED' WHERE id = ANY(%s::uuid[])", [ids])
             # Parked rows wait for an operator, completed tasks for nothing.
-            assert phases.backlog(raw) == before
+            assert backlog(engine) == before
         finally:
             raw.execute("DELETE FROM outbox WHERE key = ANY(%s)", [ids])
             raw.execute("DELETE FROM tasks WHERE id = ANY(%s::uuid[])", [ids])
