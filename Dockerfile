@@ -22,4 +22,4 @@ RUN pip install --no-deps .
 RUN useradd --system --uid 10001 --home-dir /app taskservice
 USER taskservice
 EXPOSE 8080 9101 9102 9103 5555
-CMD ["gunicorn", "--config", "python:webapp.gunicorn_conf", "--bind", "0.0.0.0:8080", "webapp:create_app()"]
+CMD ["python", "-m", "webapp.serve", "--bind", "0.0.0.0:8080"]

@@ -94,7 +94,7 @@ proc_matches() {
 }
 
 # Live (non-zombie) members of a process group. Every daemon runs in its own session, so its
-# group holds the children it forked (gunicorn and Celery workers) even after the leader died.
+# group holds the children it forked (the API's server and Celery workers) even after the leader died.
 group_pids() {
     local pgid=$1 f line state pgrp
     for f in /proc/[0-9]*/stat; do

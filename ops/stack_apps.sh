@@ -139,9 +139,8 @@ instance_command() {
     case $(instance_component "$name") in
     api)
         # Threads let a worker serve other requests while one waits on PostgreSQL or Redis.
-        CMD=(gunicorn --config python:webapp.gunicorn_conf --workers "${SCALE[API_WORKERS]}"
-            --threads "${SCALE[API_THREADS]}" --bind 127.0.0.1:8080 --graceful-timeout 10
-            "webapp:create_app()")
+        CMD=(python -m webapp.serve --workers "${SCALE[API_WORKERS]}"
+            --threads "${SCALE[API_THREADS]}" --bind 127.0.0.1:8080 --graceful-timeout 10)
         ;;
     relay) CMD=(python -m relay) ;;
     bridge) CMD=(python -m bridge) ;;
@@ -195,7 +194,7 @@ instance_env() {
         # Reads go to the stack's streaming replica; DATABASE_REPLICA_URL= (empty) turns it off.
         echo "DATABASE_REPLICA_URL=${DATABASE_REPLICA_URL-$REPLICA_URL}"
         echo "PROMETHEUS_MULTIPROC_DIR=$STACK_DIR/metrics/$name"
-        # Every gunicorn worker must sign and read the same console cookies.
+        # Every API worker must sign and read the same console cookies.
         echo "WEBAPP_UI_SECRET_KEY=$(ui_secret_key)"
         ;;
     relay) echo "RELAY_METRICS_PORT=$(instance_port "$name")" ;;

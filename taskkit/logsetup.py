@@ -147,12 +147,12 @@ def make_formatter(log_format: str) -> logging.Formatter:
 
 class ServiceHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """The one handler of a process's root logger, told apart by its class: dictConfig renames
-    the handlers it builds (gunicorn's, webapp/gunicorn_conf.py), so a name cannot say which
+    the handlers it builds (granian's, webapp/serve.py), so a name cannot say which
     handler is ours, and two of them wrote every line twice."""
 
 
 def make_handler(service: str, log_format: str = "human") -> logging.Handler:
-    """A stderr handler that writes this service's lines (also gunicorn's dictConfig factory)."""
+    """A stderr handler writing this service's lines (also a factory in granian's dictConfig)."""
     handler = ServiceHandler(sys.stderr)
     handler.addFilter(ContextFilter(service))
     handler.setFormatter(make_formatter(log_format))

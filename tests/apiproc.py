@@ -1,5 +1,6 @@
-"""A real API process (gunicorn) on a free port, for tests that need HTTP itself: chunked
-bodies, several processes sharing one rate limit, schemathesis, authentication turned off."""
+"""A real API process (`python -m webapp.serve`) on a free port, for tests that need HTTP
+itself: chunked bodies, several processes sharing one rate limit, schemathesis, authentication
+turned off."""
 
 import os
 import socket
@@ -13,7 +14,6 @@ from pathlib import Path
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
-GUNICORN = Path(sys.executable).parent / "gunicorn"
 
 
 def free_port() -> int:
@@ -26,7 +26,7 @@ def free_port() -> int:
 def api_process(
     env: Mapping[str, str], *, port: int | None = None, workers: int = 1
 ) -> Iterator[str]:
-    """Run `gunicorn webapp:create_app()` with `env` added; yields its base URL."""
+    """Run the API's server with `env` added; yields its base URL."""
     port = port or free_port()
     full_env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     full_env.update(env)
@@ -35,16 +35,15 @@ def api_process(
     with open(log / f"test-api-{port}.log", "ab") as out:
         proc = subprocess.Popen(
             [
-                str(GUNICORN),
+                sys.executable,
+                "-m",
+                "webapp.serve",
                 "--workers",
                 str(workers),
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--graceful-timeout",
                 "5",
-                # Several test APIs run beside the stack's; they must not share its socket.
-                "--no-control-socket",
-                "webapp:create_app()",
             ],
             cwd=REPO,
             env=full_env,

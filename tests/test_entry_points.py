@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 COMMANDS = {
-    "api": [str(BIN / "gunicorn"), "-c", "python:webapp.gunicorn_conf", "webapp:create_app()"],
+    "api": [sys.executable, "-m", "webapp.serve"],
     "relay": [sys.executable, "-m", "relay"],
     "relay (old alias)": [sys.executable, "-m", "webapp.relay"],
     "bridge": [sys.executable, "-m", "bridge"],
@@ -51,7 +51,8 @@ def test_a_bad_setting_stops_the_process_at_start_naming_the_variable(name):
 
 
 @pytest.mark.parametrize(
-    "module", ["bridge.__main__", "relay.__main__", "taskctl.__main__", "webapp.app"]
+    "module",
+    ["bridge.__main__", "relay.__main__", "taskctl.__main__", "webapp.app", "webapp.serve"],
 )
 def test_entry_modules_other_than_the_workers_do_not_load_handler_bodies(module):
     code = f"import {module}, sys; print('celery_tasks.handlers' in sys.modules)"

@@ -1,4 +1,4 @@
-"""The HTTP API: `gunicorn -c python:webapp.gunicorn_conf "webapp:create_app()"`.
+"""The HTTP API: `python -m webapp.serve` (granian serving `create_app()`).
 
 `create_app` lives in webapp/app.py and is resolved here on first use, so the modules the CLI
 shares with the API (validation, views, errors) import without building the Flask stack.

@@ -70,15 +70,16 @@ def submit_batch() -> tuple[Response, int]:
     body = read_json_body()
     new_tasks = _parse_items(body)
     check_callbacks(new_tasks, allow_private=svc.settings.webhooks_allow_private)
-    outcome = idempotency.create_tasks(
-        svc.engines,
-        new_tasks,
-        tenant=current_tenant(),
-        key=key,
-        fingerprint=idempotency.request_hash("batch", body) if key else "",
-        ttl_s=svc.settings.idempotency_ttl_s,
-        direct=svc.submit_connection(),
-    )
+    with svc.submit_connection() as direct:
+        outcome = idempotency.create_tasks(
+            svc.engines,
+            new_tasks,
+            tenant=current_tenant(),
+            key=key,
+            fingerprint=idempotency.request_hash("batch", body) if key else "",
+            ttl_s=svc.settings.idempotency_ttl_s,
+            direct=direct,
+        )
     if isinstance(outcome, idempotency.Replayed):
         statuses = _statuses(outcome.task_ids)
         items = [_item(str(i), statuses.get(str(i))) for i in outcome.task_ids]

@@ -1,4 +1,4 @@
-"""`GET /metrics`: Prometheus exposition, aggregated across gunicorn workers when configured."""
+"""`GET /metrics`: Prometheus exposition, summed over the API's worker processes if configured."""
 
 from flask import Blueprint, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess

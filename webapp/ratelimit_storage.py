@@ -93,7 +93,7 @@ class OneTripRedisStorage(RedisStorage):
     STORAGE_SCHEME = ["taskservice+redis", "taskservice+rediss"]  # noqa: RUF012 - limits declares it a list
 
     def __init__(self, uri: str, **options: float | str | bool) -> None:
-        # The thread's last hit: (key, count, expires_at, taken_at). gunicorn's threads share
+        # The thread's last hit: (key, count, expires_at, taken_at). The server's threads share
         # the storage, and each request is served by one thread.
         self._last = threading.local()
         # The process's leases, shared by its threads.

@@ -1,5 +1,5 @@
 """Settings of the API (WEBAPP_*, the shared connection URLs and LOG_*), read at its entry
-point (webapp/gunicorn_conf.py, or `create_app()` without arguments) and passed down whole."""
+point (webapp/serve.py, or `create_app()` without arguments) and passed down whole."""
 
 from pydantic import Field, SecretStr
 
@@ -49,7 +49,7 @@ class WebSettings(DatabaseFields, RedisFields, KafkaFields, env_prefix="WEBAPP_"
     # its neighbours (taskkit/urlsafety.py).
     webhooks_allow_private: bool = False
     # The web console (/ui/, webapp/console/). Signs its session cookies and CSRF tokens; every
-    # gunicorn worker and API instance must share it. Unset: the console answers 503 (see
+    # API worker process and API instance must share it. Unset: the console answers 503 (see
     # webapp/console/__init__.py for why there is no per-process fallback).
     ui_secret_key: SecretStr | None = Field(None, min_length=32)
     # A console session ends this long after its sign-in, whatever it did meanwhile.
@@ -62,7 +62,7 @@ class WebSettings(DatabaseFields, RedisFields, KafkaFields, env_prefix="WEBAPP_"
     ui_prometheus_url: str = "http://127.0.0.1:9090"
     # The bridges' consumer group, whose lag the queue-health page shows (the bridge's variable).
     bridge_group_id: str = Field(BRIDGE_GROUP_ID, validation_alias="BRIDGE_GROUP_ID")
-    # prometheus_client's multiprocess folder, so /metrics adds up every gunicorn worker.
+    # prometheus_client's multiprocess folder, so /metrics adds up every API worker process.
     multiproc_dir: str | None = Field(None, validation_alias="PROMETHEUS_MULTIPROC_DIR")
 
     @property

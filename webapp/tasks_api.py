@@ -63,15 +63,16 @@ def submit_task() -> tuple[Response, int, dict[str, str]]:
         body, svc.catalog, svc.limits, correlation_id=g.correlation_id, tenant=tenant
     )
     check_callbacks([new], allow_private=svc.settings.webhooks_allow_private)
-    outcome = idempotency.create_tasks(
-        svc.engines,
-        [new],
-        tenant=tenant,
-        key=key,
-        fingerprint=idempotency.request_hash("task", body) if key else "",
-        ttl_s=svc.settings.idempotency_ttl_s,
-        direct=svc.submit_connection(),
-    )
+    with svc.submit_connection() as direct:
+        outcome = idempotency.create_tasks(
+            svc.engines,
+            [new],
+            tenant=tenant,
+            key=key,
+            fingerprint=idempotency.request_hash("task", body) if key else "",
+            ttl_s=svc.settings.idempotency_ttl_s,
+            direct=direct,
+        )
     if isinstance(outcome, idempotency.Replayed):
         with svc.engines.primary.connect() as conn:
             row = get_task(conn, outcome.task_ids[0])

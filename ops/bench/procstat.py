@@ -2,7 +2,7 @@
 
 A component's CPU time is the sum over its process and every live descendant of utime + stime
 + cutime + cstime. The children's fields hold what each process's reaped children used, so a
-gunicorn worker or a PostgreSQL backend that exits between two samples still counts: its time
+API worker process or a PostgreSQL backend that exits between two samples still counts: its time
 moves from its own fields into its parent's, and the sum stays the same.
 """
 

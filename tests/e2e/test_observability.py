@@ -1,6 +1,6 @@
 """Observability on the running stack: one correlation id through the JSON logs of the API,
 relay, bridge and worker and into the DLT record; metrics of every process, correct under
-gunicorn and Celery prefork; the Grafana dashboard's metrics exist.
+the API's worker processes and Celery prefork; the Grafana dashboard's metrics exist.
 
 The stack writes JSON logs (ops/stack.sh sets LOG_FORMAT=json unless told otherwise), and these
 tests parse them, so they also prove the JSON format end to end.
@@ -167,7 +167,7 @@ def test_failing_task_has_its_correlation_id_in_the_dlt_record_and_worker_log(ap
     assert any(DLT_TOPIC in r["message"] for r in lines["relay"]), lines["relay"]
 
 
-def test_api_metrics_add_up_across_gunicorn_workers(api, http):
+def test_api_metrics_add_up_across_worker_processes(api, http):
     route = "/api/tasks/<task_id>"
     labels = {"method": "GET", "route": route, "status": "404"}
     before = _sample(_scrape(ENDPOINTS["api"]), "http_requests_total", **labels)

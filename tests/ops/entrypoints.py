@@ -1,6 +1,6 @@
 """Checks that a container's command runs an entry point of this repository (Compose and the
 Helm chart both name them): a console script and its subcommands, a module with a main guard,
-a Celery app, or gunicorn with its config module and app factory."""
+or a Celery app."""
 
 import importlib
 import importlib.util
@@ -43,11 +43,5 @@ def check_entry_point(argv: list[str]) -> None:
         assert 'if __name__ == "__main__":' in source.read_text(), source
     elif program == "celery":
         assert importlib.util.find_spec(argv[argv.index("-A") + 1]) is not None
-    elif program == "gunicorn":
-        config = argv[argv.index("--config") + 1]
-        assert config.startswith("python:")
-        assert importlib.util.find_spec(config.removeprefix("python:")) is not None
-        module, _, factory = argv[-1].partition(":")
-        assert callable(getattr(importlib.import_module(module), factory.removesuffix("()")))
     else:
         raise AssertionError(f"unknown entry point {program!r}")

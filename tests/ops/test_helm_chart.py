@@ -418,7 +418,7 @@ def test_every_process_runs_an_entry_point_of_the_repository(helm: str) -> None:
         check_entry_point(argv(c))
         if "args" in c:
             # The wrapper only empties /tmp, then becomes the process (exec), so SIGTERM
-            # reaches Celery or gunicorn directly.
+            # reaches Celery or the API's server directly.
             assert c["command"][:2] == ["/bin/sh", "-c"]
             assert 'exec "$@"' in c["command"][2]
 
@@ -530,7 +530,7 @@ def test_api_probes_keep_pods_in_service_through_a_kafka_outage(helm: str) -> No
     assert c["readinessProbe"]["httpGet"]["path"] == "/readyz?require=database"
     assert "database" in CHECKS
     assert c["startupProbe"]["httpGet"]["path"] == "/healthz"
-    # The pause before SIGTERM and gunicorn's graceful timeout fit in the grace period.
+    # The pause before SIGTERM and the server's graceful timeout fit in the grace period.
     pause = int(c["lifecycle"]["preStop"]["exec"]["command"][1])
     graceful = int(c["args"][c["args"].index("--graceful-timeout") + 1])
     spec = deployment(render(helm), "api")["spec"]["template"]["spec"]

@@ -96,12 +96,12 @@ def test_human_format_is_the_default_and_names_the_context():
     )
 
 
-def test_configure_logging_replaces_the_handler_gunicorns_dictconfig_installed():
+def test_configure_logging_replaces_the_handler_the_servers_dictconfig_installed():
     root = logging.getLogger()
     before = list(root.handlers)
     level = root.level
     try:
-        # As webapp/gunicorn_conf.py does in gunicorn's master before the app is loaded.
+        # As webapp/serve.py has granian do before the app is loaded.
         logging.config.dictConfig(
             {
                 "version": 1,

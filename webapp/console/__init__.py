@@ -75,7 +75,7 @@ def init_app(app: Flask, settings: WebSettings) -> None:
     csrf = None
     secret = settings.ui_secret_key
     if secret is None:
-        # A random key per process would make a session signed by one gunicorn worker
+        # A random key per process would make a session signed by one API worker process
         # unreadable by the next (the stack runs two to four, Kubernetes several pods), so
         # people would be signed out at random and by every restart. Without a shared key the
         # console stays off and says which variable to set; ops/stack.sh generates one.
