@@ -44,7 +44,8 @@ def test_curl_example_from_the_design_is_accepted_and_completed(api, http):
     )
     head, _, body = out.stdout.replace("\r\n", "\n").partition("\n\n")
     assert head.startswith("HTTP/1.1 202"), out.stdout
-    assert "Location: /api/tasks/" in head
+    # Header names are case-insensitive (granian writes them in lower case).
+    assert "location: /api/tasks/" in head.lower()
     task = json.loads(body)
     view = wait_for(http, [task["id"]], timeout_s=30)[task["id"]]
     assert view["status"] == "COMPLETED"
