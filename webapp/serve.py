@@ -3,12 +3,9 @@
 granian serves `create_app()`: worker processes forked from this one, each running the app on
 a pool of threads while granian's own (Rust) code reads requests and writes responses.
 
-Why granian and not gunicorn (the API's server until issue 12): under single submits, 8 client
-threads and the rest of the stack stopped, gunicorn's threaded worker spent about 0.5 ms of
-each request's 1.2 ms of API CPU outside the app (HTTP parsing in Python, and handing every
-keep-alive connection between its poller thread and a pool thread twice per request). With
-granian, alternating runs on the same machine measured 0.9-1.1 ms a request and 10-20 % more
-requests per second (see the README's benchmark section).
+Why granian and not gunicorn (the API's server until issue 12): gunicorn's threaded worker
+spent about 0.5 ms of a single submit's 1.2 ms of API CPU outside the app; the measurement is
+in docs/architecture.md ("The HTTP server").
 
 This module is the API's entry point: the settings are read and checked here, so a bad value
 stops the server before any worker forks, with one line naming the variable, and granian's own
