@@ -69,6 +69,8 @@ def celery_config(broker: BrokerSettings, worker: WorkerSettings | None = None) 
         # Beat wakes at least this often, so its heartbeat file never goes stale while the
         # schedule's next entry is far off.
         config["beat_max_loop_interval"] = 5
+        # Task events published in batches on a short timer (celery_tasks/event_batching.py).
+        config["worker_consumer"] = "celery_tasks.event_batching:BatchingConsumer"
         if worker.heartbeat_file is not None:
             config[HEARTBEAT_CONF] = str(worker.heartbeat_file)
     return config
