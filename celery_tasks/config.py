@@ -11,6 +11,8 @@ from celery_tasks.settings import BrokerSettings, WorkerSettings
 # kombu's Redis transport emulates priorities with one list per step; ten steps give the API's
 # priorities 0-9 each its own list.
 PRIORITY_STEPS = list(range(10))
+# The worker's consumer class: Celery's, with task events published in batches on a timer.
+WORKER_CONSUMER = "celery_tasks.event_batching:BatchingConsumer"
 
 
 def _queue(name: str) -> Queue:
@@ -70,7 +72,7 @@ def celery_config(broker: BrokerSettings, worker: WorkerSettings | None = None) 
         # schedule's next entry is far off.
         config["beat_max_loop_interval"] = 5
         # Task events published in batches on a short timer (celery_tasks/event_batching.py).
-        config["worker_consumer"] = "celery_tasks.event_batching:BatchingConsumer"
+        config["worker_consumer"] = WORKER_CONSUMER
         if worker.heartbeat_file is not None:
             config[HEARTBEAT_CONF] = str(worker.heartbeat_file)
     return config

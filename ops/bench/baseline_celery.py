@@ -38,6 +38,9 @@ HERE = Path(__file__).resolve().parent
 UNACKED_KEY = "unacked"
 # What the bridge sends for the API's default priority 0 (celery_tasks/send.py).
 SEND_PRIORITY = 9
+# The app module of the raw worker: raw Celery's consumer, or the service worker's.
+RAW_APP = "raw_celery_app"
+BATCHED_APP = "raw_celery_batched_app"
 
 
 class BaselineError(Exception):
@@ -93,8 +96,11 @@ def _wait_ready(app: Celery, hostname: str, process: subprocess.Popen[bytes]) ->
 
 
 @contextmanager
-def raw_worker(broker_url: str, concurrency: int, log_file: Path) -> Iterator[RawWorker]:
-    """Start a prefork worker on the bench queue; stop it (warm shutdown) on exit."""
+def raw_worker(
+    broker_url: str, concurrency: int, log_file: Path, app_module: str = RAW_APP
+) -> Iterator[RawWorker]:
+    """Start a prefork worker of `app_module` on the bench queue; stop it (warm shutdown) on
+    exit."""
     redis = Redis.from_url(broker_url)
     redis.flushdb()
     app = make_raw_celery(broker_url)
@@ -109,7 +115,7 @@ def raw_worker(broker_url: str, concurrency: int, log_file: Path) -> Iterator[Ra
         "-m",
         "celery",
         "-A",
-        "raw_celery_app",
+        app_module,
         "worker",
         "--pool=prefork",
         f"--concurrency={concurrency}",

@@ -38,17 +38,10 @@ class Baselines:
         """One raw Celery no-op drain, with the CPU per task of its worker, Redis and sender."""
         sizes = self.config.sizes
         self.config.say(f"baseline: raw Celery drain of {sizes.raw_tasks} no-op tasks")
-        roots = baseline_celery.cpu_roots(self.worker, self.redis_pid)
-        before = procstat.cpu_ms(roots)
-        raw = timed(
-            self.results,
-            f"raw_drain_{len(self.results.raw_rounds) + 1}",
-            lambda: baseline_celery.drain(self.worker, sizes.raw_tasks, 300),
+        name = f"raw_drain_{len(self.results.raw_rounds) + 1}"
+        self.results.raw_rounds.append(
+            measure_raw_drain(self.results, name, self.worker, self.redis_pid, sizes.raw_tasks)
         )
-        spent = procstat.delta(before, procstat.cpu_ms(roots))
-        spent["sender"] = raw.producer_cpu_ms
-        per_task = {name: ms / raw.tasks for name, ms in spent.items()}
-        self.results.raw_rounds.append(RawRound(raw, per_task))
 
     def pg_single(self) -> None:
         """One loop of the API's transaction on bare psycopg, at the API's concurrency."""
@@ -64,12 +57,41 @@ class Baselines:
         self.results.pg_single_rounds.append(loop)
 
 
+def measure_raw_drain(
+    results: Results, name: str, worker: baseline_celery.RawWorker, redis_pid: int, tasks: int
+) -> RawRound:
+    """A no-op drain of `worker`, with the CPU per task of the worker, Redis and the sender."""
+    roots = baseline_celery.cpu_roots(worker, redis_pid)
+    before = procstat.cpu_ms(roots)
+    raw = timed(results, name, lambda: baseline_celery.drain(worker, tasks, 300))
+    spent = procstat.delta(before, procstat.cpu_ms(roots))
+    spent["sender"] = raw.producer_cpu_ms
+    return RawRound(raw, {key: ms / raw.tasks for key, ms in spent.items()})
+
+
+def batched_reference(config: Config, results: Results, url: str, redis_pid: int) -> None:
+    """One drain of a raw worker with the service worker's consumer (events in batches), for
+    reference beside raw Celery's own: no target is measured against it."""
+    sizes = config.sizes
+    config.say(f"baseline: raw Celery with the service's event batching, {sizes.raw_tasks} tasks")
+    with baseline_celery.raw_worker(
+        url,
+        sizes.concurrency,
+        config.log_dir / "raw-celery-batched-worker.log",
+        app_module=baseline_celery.BATCHED_APP,
+    ) as worker:
+        results.raw_batched = measure_raw_drain(
+            results, "raw_drain_batched", worker, redis_pid, sizes.raw_tasks
+        )
+
+
 @contextmanager
 def open_baselines(config: Config, results: Results, redis_pid: int) -> Iterator[Baselines]:
     """Start the raw Celery worker and create the bare psycopg database; measure the
     baselines that run once (raw send -> start latency, multi-row INSERT, raw Kafka)."""
     sizes, say = config.sizes, config.say
     url = baseline_celery.raw_broker_url(config.broker_url, config.raw_broker_db)
+    batched_reference(config, results, url, redis_pid)
     say(f"baseline: raw Celery worker, concurrency {sizes.concurrency}")
     with (
         baseline_celery.raw_worker(

@@ -118,6 +118,8 @@ class Results:
     half_ms: tuple[list[float], list[float]] = field(default_factory=lambda: ([], []))
     flower_rss_mib: dict[str, float] = field(default_factory=dict)
     raw_rounds: list[RawRound] = field(default_factory=list)
+    # One drain of raw Celery with the service worker's consumer, for reference (no target).
+    raw_batched: RawRound | None = None
     drain_rounds: list[DrainRound] = field(default_factory=list)
     pg_single_rounds: list[LoopResult] = field(default_factory=list)
     single_idle_rounds: list[Submissions] = field(default_factory=list)

@@ -37,6 +37,14 @@ def _baselines(report: Report, r: Results) -> None:
         raw.rate,
         "tasks/s",
     )
+    if r.raw_batched is not None:
+        report.add(
+            BASE,
+            "base.celery_drain_batched",
+            "raw Celery no-op drain, the service's event batching (reference)",
+            r.raw_batched.drain.rate,
+            "tasks/s",
+        )
     for name, value in percentiles(r.raw_latency_ms).items():
         report.add(
             BASE,
@@ -89,6 +97,15 @@ def _throughput(report: Report, r: Results) -> None:
         versus="base.celery_drain",
         target=Target("ratio", 0.5),
     )
+    if r.raw_batched is not None:
+        report.add(
+            PROJECT,
+            "project.drain_vs_batched",
+            "drain, against raw Celery with the same event batching",
+            r.drain_rate,
+            "tasks/s",
+            versus="base.celery_drain_batched",
+        )
     report.add(
         PROJECT,
         "project.single_idle",
@@ -190,6 +207,22 @@ def _cpu(report: Report, r: Results) -> None:
         versus="cpu.raw_total",
         target=Target("ratio", 2, at_most=True),
     )
+    if r.raw_batched is not None:
+        report.add(
+            CPU,
+            "cpu.raw_batched_total",
+            "raw Celery with the service's event batching: worker + redis + sender",
+            sum(r.raw_batched.cpu_per_task_ms.values()),
+            "ms",
+        )
+        report.add(
+            CPU,
+            "cpu.total_vs_batched",
+            "stack: every process, against raw Celery with the same event batching",
+            _total(r.drain_cpu_per_task_ms, [x.cpu_per_task_ms for x in r.drain_rounds]),
+            "ms",
+            versus="cpu.raw_batched_total",
+        )
     for moment in ("before", "after"):
         report.add(
             CPU,
