@@ -90,6 +90,18 @@ def test_stopping_publishes_the_buffer_and_cancels_the_pending_flush():
     hub.close()
 
 
+def test_closing_the_event_loop_publishes_the_buffer():
+    # A warm shutdown stops the loop before the last tasks end; Celery then runs the flushes
+    # it queued when the hub closes, and a pending timer would never fire.
+    hub = Hub()
+    consumer, dispatcher = consumer_on(hub)
+    consumer.on_send_event_buffered()
+    consumer.on_send_event_buffered()
+    hub.close()
+    assert dispatcher.flushes == 1
+    assert consumer._flush_entry is None
+
+
 def test_without_an_event_loop_nothing_is_scheduled():
     # Celery only buffers when the consumer has a hub; without one the hook is a no-op.
     consumer, dispatcher = consumer_on(None)
