@@ -17,9 +17,12 @@ Selected with the `worker_consumer` setting (celery_tasks/config.py), Celery's o
 point for the consumer class.
 """
 
+import logging
 from typing import Any
 
 from celery.worker.consumer import Consumer
+
+log = logging.getLogger(__name__)
 
 # Long enough to gather a few dozen events at a few hundred tasks per second, short enough that
 # Flower's live view still looks live.
@@ -52,7 +55,11 @@ class BatchingConsumer(Consumer):  # type: ignore[misc]
         self._flush_events()
 
     def _flush_on_close(self, _hub: Any) -> None:
-        self._flush_now()
+        # The loop also closes to clean up after a lost connection; nothing may stop that.
+        try:
+            self._flush_now()
+        except Exception:
+            log.warning("task events not published as the event loop closed", exc_info=True)
 
     def stop(self) -> None:
         """Publish what is buffered, then stop as Celery does."""

@@ -102,6 +102,19 @@ def test_closing_the_event_loop_publishes_the_buffer():
     assert consumer._flush_entry is None
 
 
+def test_a_failed_publish_does_not_stop_the_event_loop_from_closing():
+    hub = Hub()
+    consumer, dispatcher = consumer_on(hub)
+
+    def broken() -> None:
+        raise ConnectionError("broker gone")
+
+    dispatcher.flush = broken  # type: ignore[method-assign]
+    consumer.on_send_event_buffered()
+    hub.close()  # does not raise
+    assert consumer._flush_entry is None
+
+
 def test_without_an_event_loop_nothing_is_scheduled():
     # Celery only buffers when the consumer has a hub; without one the hook is a no-op.
     consumer, dispatcher = consumer_on(None)
