@@ -55,11 +55,7 @@ class BatchingConsumer(Consumer):  # type: ignore[misc]
         self._flush_events()
 
     def _flush_on_close(self, _hub: Any) -> None:
-        # The loop also closes to clean up after a lost connection; nothing may stop that.
-        try:
-            self._flush_now()
-        except Exception:
-            log.warning("task events not published as the event loop closed", exc_info=True)
+        self._flush_now()
 
     def stop(self) -> None:
         """Publish what is buffered, then stop as Celery does."""
@@ -75,4 +71,9 @@ class BatchingConsumer(Consumer):  # type: ignore[misc]
         entry, self._flush_entry = self._flush_entry, None
         if entry is not None:
             entry.cancel()
-        self._flush_events()
+        # Called as the consumer stops and as the loop closes, which it also does to clean up
+        # after a lost connection: a failed publish must not stop either.
+        try:
+            self._flush_events()
+        except Exception:
+            log.warning("buffered task events not published", exc_info=True)

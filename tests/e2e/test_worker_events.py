@@ -66,8 +66,10 @@ def test_each_task_sends_its_events_once_and_several_share_a_message(api, http):
             types_by_message_id.clear()
             for events in list(receiver.messages):
                 for event in events:
-                    if event["type"] == "task-received" and _task_id_of(event) in ours:
-                        task_of[event["uuid"]] = _task_id_of(event) or ""
+                    if event["type"] == "task-received":
+                        task_id = _task_id_of(event)
+                        if task_id in ours:
+                            task_of[event["uuid"]] = task_id
                     types_by_message_id[event.get("uuid", "")].append(event["type"])
             done = [u for u in task_of if "task-succeeded" in types_by_message_id[u]]
             if len(set(task_of[u] for u in done)) == TASKS:
