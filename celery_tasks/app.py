@@ -16,6 +16,7 @@ from celery_tasks.config import make_celery
 from celery_tasks.execute import Executor, register_execute
 from celery_tasks.handlers import registry
 from celery_tasks.observability import install as install_observability
+from celery_tasks.redis_transport import TRANSPORT as REDIS_TRANSPORT
 from celery_tasks.runtime import WorkerResources
 from celery_tasks.settings import WorkerSettings
 from taskkit.logsetup import service_from_argv
@@ -25,7 +26,11 @@ service = service_from_argv(sys.argv)
 settings = settings_or_exit(WorkerSettings.from_env, f"celery {service}")
 if registry.missing():
     sys.exit(f"celery {service}: no handler body for task type(s) {', '.join(registry.missing())}")
-app = make_celery(settings.broker, settings)
+# Flower picks the client of its broker page by the scheme of the broker URL kombu writes,
+# which the service's transport setting turns into a class path (celery_tasks/redis_transport.py);
+# Flower publishes nothing per task, so kombu's own transport costs it nothing.
+transport = None if service == "flower" else REDIS_TRANSPORT
+app = make_celery(settings.broker, settings, transport=transport)
 resources = WorkerResources(settings)
 execute = register_execute(app, Executor(resources, registry))
 register_beat(app, resources)

@@ -6,6 +6,7 @@ from celery import Celery
 from kombu.entity import Exchange, Queue
 
 from celery_tasks.names import HEARTBEAT_CONF, MAINTENANCE_QUEUE, TASKS_QUEUE
+from celery_tasks.redis_transport import TRANSPORT as REDIS_TRANSPORT
 from celery_tasks.settings import BrokerSettings, WorkerSettings
 
 # kombu's Redis transport emulates priorities with one list per step; ten steps give the API's
@@ -27,10 +28,15 @@ def _queue(name: str) -> Queue:
     return Queue(name, Exchange(""), routing_key=name)  # type: ignore[no-untyped-call]
 
 
-def celery_config(broker: BrokerSettings, worker: WorkerSettings | None = None) -> dict[str, Any]:
+def celery_config(
+    broker: BrokerSettings,
+    worker: WorkerSettings | None = None,
+    transport: str | None = REDIS_TRANSPORT,
+) -> dict[str, Any]:
     """The Celery configuration of the service; the workers' limits only where `worker` is given.
 
-    See docs/architecture.md, "Processes and data flow".
+    `transport` is kombu's transport class ("module:Class"); None lets the URL's scheme choose
+    (kombu's own Redis transport). See docs/architecture.md, "Processes and data flow".
     """
     config: dict[str, Any] = {
         "broker_url": broker.broker_url,
@@ -64,6 +70,9 @@ def celery_config(broker: BrokerSettings, worker: WorkerSettings | None = None) 
         "timezone": "UTC",
         "enable_utc": True,
     }
+    if transport is not None:
+        # One Redis client object per channel (celery_tasks/redis_transport.py).
+        config["broker_transport"] = transport
     if worker is not None:
         config["task_soft_time_limit"] = worker.soft_time_limit_s
         config["task_time_limit"] = worker.time_limit_s
@@ -79,9 +88,12 @@ def celery_config(broker: BrokerSettings, worker: WorkerSettings | None = None) 
 
 
 def make_celery(
-    broker: BrokerSettings, worker: WorkerSettings | None = None, name: str = "celery_tasks"
+    broker: BrokerSettings,
+    worker: WorkerSettings | None = None,
+    name: str = "celery_tasks",
+    transport: str | None = REDIS_TRANSPORT,
 ) -> Celery:
     """Create a Celery app with the service's configuration; it connects only when used."""
     app = Celery(name, set_as_current=False)
-    app.conf.update(celery_config(broker, worker))
+    app.conf.update(celery_config(broker, worker, transport))
     return app

@@ -70,10 +70,11 @@ def measure_raw_drain(
 
 
 def batched_reference(config: Config, results: Results, url: str, redis_pid: int) -> None:
-    """One drain of a raw worker with the service worker's consumer (events in batches), for
-    reference beside raw Celery's own: no target is measured against it."""
+    """One drain of a raw worker with the service worker's consumer (events in batches) and
+    transport (one Redis client per channel), for reference beside raw Celery's own: no target
+    is measured against it."""
     sizes = config.sizes
-    config.say(f"baseline: raw Celery with the service's event batching, {sizes.raw_tasks} tasks")
+    config.say(f"baseline: raw Celery with the service worker's changes, {sizes.raw_tasks} tasks")
     with baseline_celery.raw_worker(
         url,
         sizes.concurrency,

@@ -123,6 +123,7 @@ class Results:
     drain_rounds: list[DrainRound] = field(default_factory=list)
     pg_single_rounds: list[LoopResult] = field(default_factory=list)
     single_idle_rounds: list[Submissions] = field(default_factory=list)
+    single_draining_rounds: list[Submissions] = field(default_factory=list)
     counters: dict[str, float] = field(default_factory=dict)
     gate: GateResult | None = None
     timings_s: dict[str, float] = field(default_factory=dict)

@@ -1,8 +1,9 @@
 """The raw Celery baseline's app: `celery -A raw_celery_app worker`, started by baseline_celery.py.
 
 It has the service's Celery configuration (celery_tasks/config.py: broker transport options,
-priority steps, prefetch 1, acks_late) but its own queue, on the Redis database named by
-BENCH_RAW_BROKER_URL, and tasks that do nothing but say when they ran.
+priority steps, prefetch 1, acks_late) with kombu's own Redis transport, but its own queue, on
+the Redis database named by BENCH_RAW_BROKER_URL, and tasks that do nothing but say when they
+ran.
 """
 
 import os
@@ -25,7 +26,11 @@ STAMPS_KEY = "bench:stamps"
 
 def make_raw_celery(broker_url: str) -> Celery:
     """A Celery app with the service's configuration, sending to and consuming the bench queue."""
-    app = make_celery(BrokerSettings.from_env(broker_url=broker_url), name="bench_raw")
+    # kombu's own Redis transport: the baseline is Celery as it ships; raw_celery_batched_app.py
+    # adds the service's transport and consumer for the reference row.
+    app = make_celery(
+        BrokerSettings.from_env(broker_url=broker_url), name="bench_raw", transport=None
+    )
     app.conf.task_default_queue = RAW_QUEUE
     app.conf.task_queues = (Queue(RAW_QUEUE),)  # type: ignore[no-untyped-call]
     return app

@@ -200,6 +200,7 @@ def main(  # noqa: PLR0917 - click passes every option by name.
                 "drain_cpu_per_task_ms": [r.cpu_per_task_ms for r in results.drain_rounds],
                 "pg_single_rate": [r.rate for r in results.pg_single_rounds],
                 "single_idle_rate": [r.tasks_per_s for r in results.single_idle_rounds],
+                "single_draining_rate": [r.tasks_per_s for r in results.single_draining_rounds],
             },
             "flower_rss_mib": results.flower_rss_mib,
             "counters": results.counters,

@@ -41,7 +41,7 @@ def _baselines(report: Report, r: Results) -> None:
         report.add(
             BASE,
             "base.celery_drain_batched",
-            "raw Celery no-op drain, the service's event batching (reference)",
+            "raw Celery no-op drain, the service worker's Celery changes (reference)",
             r.raw_batched.drain.rate,
             "tasks/s",
         )
@@ -101,7 +101,7 @@ def _throughput(report: Report, r: Results) -> None:
         report.add(
             PROJECT,
             "project.drain_vs_batched",
-            "drain, against raw Celery with the same event batching",
+            "drain, against raw Celery with the same Celery changes",
             r.drain_rate,
             "tasks/s",
             versus="base.celery_drain_batched",
@@ -118,7 +118,7 @@ def _throughput(report: Report, r: Results) -> None:
     report.add(
         PROJECT,
         "project.single_draining",
-        "single submit, 8 thr, stack draining",
+        f"single submit, 8 thr, stack draining{_of(len(r.single_draining_rounds))}",
         draining.tasks_per_s,
         "tasks/s",
         versus="project.single_idle",
@@ -212,14 +212,14 @@ def _cpu(report: Report, r: Results) -> None:
         report.add(
             CPU,
             "cpu.raw_batched_total",
-            "raw Celery with the service's event batching: worker + redis + sender",
+            "raw Celery with the service worker's Celery changes: worker + redis + sender",
             sum(r.raw_batched.cpu_per_task_ms.values()),
             "ms",
         )
         report.add(
             CPU,
             "cpu.total_vs_batched",
-            "stack: every process, against raw Celery with the same event batching",
+            "stack: every process, against raw Celery with the same Celery changes",
             stack_total,
             "ms",
             versus="cpu.raw_batched_total",

@@ -311,6 +311,19 @@ def test_the_replica_streams_from_a_physical_slot():
     assert "max_slot_wal_keep_size=" in primary
 
 
+def test_the_primary_runs_with_the_local_stacks_wal_and_checkpoint_settings():
+    # ops/stack_postgres.sh writes the local primary's settings, one `name = value` a line;
+    # the ones that shape the WAL (how often full-page images, how big) are the same in Compose.
+    script = (REPO / "ops/stack_postgres.sh").read_text()
+    local = dict(re.findall(r"^(\w+) = '?([^'\n]+?)'?$", script, re.MULTILINE))
+    command = _services()["postgres"]["command"]
+    compose = dict(arg.split("=", 1) for arg in command[2::2] if "=" in arg)
+    assert command[1::2] == ["-c"] * len(command[1::2])
+    for name in ("checkpoint_timeout", "max_wal_size", "wal_compression"):
+        assert compose[name] == local[name], name
+    assert compose["wal_compression"] == "lz4"
+
+
 def test_the_api_waits_for_the_primary_only():
     deps = _services()["api"]["depends_on"]
     assert deps["postgres"]["condition"] == "service_healthy"
