@@ -16,7 +16,6 @@ from celery_tasks.config import make_celery
 from celery_tasks.execute import Executor, register_execute
 from celery_tasks.handlers import registry
 from celery_tasks.observability import install as install_observability
-from celery_tasks.redis_transport import TRANSPORT as REDIS_TRANSPORT
 from celery_tasks.runtime import WorkerResources
 from celery_tasks.settings import WorkerSettings
 from taskkit.logsetup import service_from_argv
@@ -29,8 +28,7 @@ if registry.missing():
 # Flower picks the client of its broker page by the scheme of the broker URL kombu writes,
 # which the service's transport setting turns into a class path (celery_tasks/redis_transport.py);
 # Flower publishes nothing per task, so kombu's own transport costs it nothing.
-transport = None if service == "flower" else REDIS_TRANSPORT
-app = make_celery(settings.broker, settings, transport=transport)
+app = make_celery(settings.broker, settings, client_per_channel=service != "flower")
 resources = WorkerResources(settings)
 execute = register_execute(app, Executor(resources, registry))
 register_beat(app, resources)

@@ -6,7 +6,7 @@ from celery import Celery
 from kombu.entity import Exchange, Queue
 
 from celery_tasks.names import HEARTBEAT_CONF, MAINTENANCE_QUEUE, TASKS_QUEUE
-from celery_tasks.redis_transport import TRANSPORT as REDIS_TRANSPORT
+from celery_tasks.redis_transport import transport_for
 from celery_tasks.settings import BrokerSettings, WorkerSettings
 
 # kombu's Redis transport emulates priorities with one list per step; ten steps give the API's
@@ -31,12 +31,13 @@ def _queue(name: str) -> Queue:
 def celery_config(
     broker: BrokerSettings,
     worker: WorkerSettings | None = None,
-    transport: str | None = REDIS_TRANSPORT,
+    client_per_channel: bool = True,
 ) -> dict[str, Any]:
     """The Celery configuration of the service; the workers' limits only where `worker` is given.
 
-    `transport` is kombu's transport class ("module:Class"); None lets the URL's scheme choose
-    (kombu's own Redis transport). See docs/architecture.md, "Processes and data flow".
+    `client_per_channel` picks the service's Redis transport (celery_tasks/redis_transport.py)
+    for a `redis://` broker; False keeps kombu's own. See docs/architecture.md, "Processes and
+    data flow".
     """
     config: dict[str, Any] = {
         "broker_url": broker.broker_url,
@@ -70,8 +71,8 @@ def celery_config(
         "timezone": "UTC",
         "enable_utc": True,
     }
+    transport = transport_for(broker.broker_url) if client_per_channel else None
     if transport is not None:
-        # One Redis client object per channel (celery_tasks/redis_transport.py).
         config["broker_transport"] = transport
     if worker is not None:
         config["task_soft_time_limit"] = worker.soft_time_limit_s
@@ -91,9 +92,9 @@ def make_celery(
     broker: BrokerSettings,
     worker: WorkerSettings | None = None,
     name: str = "celery_tasks",
-    transport: str | None = REDIS_TRANSPORT,
+    client_per_channel: bool = True,
 ) -> Celery:
     """Create a Celery app with the service's configuration; it connects only when used."""
     app = Celery(name, set_as_current=False)
-    app.conf.update(celery_config(broker, worker, transport))
+    app.conf.update(celery_config(broker, worker, client_per_channel))
     return app

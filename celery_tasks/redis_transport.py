@@ -8,17 +8,18 @@ CPU each, measured alone (redis-py 7.4); the object holds no connection of its o
 channel's pool, which hands each command a connection and takes it back. So one object per
 channel does the same work: the commands, the pool and the connections are unchanged.
 
-Chosen with Celery's `broker_transport` setting (config.py), which wins over the URL's scheme;
-the broker URL stays `redis://...`, and everything else of kombu's transport (the event loop's
-BRPOP client, the visibility timeout, priorities, fanout) is kombu's. kombu then writes the
-broker URL with the class path as its scheme (`Connection.as_uri`: the worker's "Connected to"
-line), which is why Flower, which picks the client of its broker page by that scheme, keeps
-kombu's own transport (celery_tasks/app.py).
+Chosen with Celery's `broker_transport` setting for a `redis://` broker (config.py, through
+`transport_for`), which wins over the URL's scheme; the broker URL stays `redis://...`, and
+everything else of kombu's transport (the event loop's BRPOP client, the visibility timeout,
+priorities, fanout) is kombu's. kombu then writes the broker URL with the class path as its
+scheme (`Connection.as_uri`: the worker's "Connected to" line), which is why Flower, which picks
+the client of its broker page by that scheme, keeps kombu's own transport (celery_tasks/app.py).
 """
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from kombu.transport import redis as kombu_redis
 
@@ -50,3 +51,10 @@ class Transport(kombu_redis.Transport):
     """kombu's Redis transport with the channel above."""
 
     Channel = Channel
+
+
+def transport_for(broker_url: str) -> str | None:
+    """This transport for a plain `redis://` broker URL; None for any other, so kombu chooses by
+    the scheme: kombu ties behaviour to the scheme's own name (`rediss://` turns TLS on, and
+    `sentinel://` has a channel of its own), which a transport named by its class would lose."""
+    return TRANSPORT if urlsplit(broker_url).scheme == "redis" else None

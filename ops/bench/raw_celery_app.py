@@ -29,7 +29,7 @@ def make_raw_celery(broker_url: str) -> Celery:
     # kombu's own Redis transport: the baseline is Celery as it ships; raw_celery_batched_app.py
     # adds the service's transport and consumer for the reference row.
     app = make_celery(
-        BrokerSettings.from_env(broker_url=broker_url), name="bench_raw", transport=None
+        BrokerSettings.from_env(broker_url=broker_url), name="bench_raw", client_per_channel=False
     )
     app.conf.task_default_queue = RAW_QUEUE
     app.conf.task_queues = (Queue(RAW_QUEUE),)  # type: ignore[no-untyped-call]

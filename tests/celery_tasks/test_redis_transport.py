@@ -8,7 +8,7 @@ from kombu import Consumer
 
 from celery_tasks.config import celery_config, make_celery
 from celery_tasks.names import TASKS_QUEUE
-from celery_tasks.redis_transport import TRANSPORT, Channel, Transport
+from celery_tasks.redis_transport import TRANSPORT, Channel, Transport, transport_for
 from celery_tasks.send import send_execute
 from celery_tasks.settings import BrokerSettings
 from tests.conftest import TEST_BROKER_URL
@@ -16,9 +16,16 @@ from tests.conftest import TEST_BROKER_URL
 BROKER = BrokerSettings(broker_url=TEST_BROKER_URL)
 
 
-def test_the_service_config_names_the_transport_and_none_leaves_kombus():
+def test_the_service_config_names_the_transport_and_false_leaves_kombus():
     assert celery_config(BROKER)["broker_transport"] == TRANSPORT
-    assert "broker_transport" not in celery_config(BROKER, transport=None)
+    assert "broker_transport" not in celery_config(BROKER, client_per_channel=False)
+
+
+def test_schemes_kombu_gives_a_meaning_of_their_own_keep_kombus_transport():
+    # `rediss://` turns TLS on and `sentinel://` has its own channel only under their names.
+    for url in ("rediss://redis.internal:6380/1", "sentinel://s1:26379;sentinel://s2:26379"):
+        assert "broker_transport" not in celery_config(BrokerSettings(broker_url=url))
+    assert transport_for("redis://127.0.0.1:6379/1") == TRANSPORT
 
 
 def test_a_channel_reuses_one_client_until_kombu_drops_its_pool(test_broker):
