@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 NAME ?=
 FOLLOW ?=
 
-.PHONY: up infra down status logs venv test lint fmt bench bench-recovery bench-pg
+.PHONY: up infra down status logs venv test lint fmt bench bench-costs bench-recovery bench-pg
 
 # make up WORKERS=2 BRIDGES=2 RELAYS=2 API_WORKERS=4 (default 1 1 1 2): make passes the counts
 # to ops/stack.sh in the environment; later starts keep them until make down.
@@ -59,6 +59,14 @@ BENCH_ARGS ?=
 bench:
 	$(STACK) up
 	$(VENV_BIN)/python ops/bench/run.py $(BENCH_ARGS)
+
+# What Flower and the streaming replica cost per task: drains with each part on and off, in
+# alternating pairs (ops/bench/costs.py). It stops and starts them; run it under the stack lock
+# where others share the stack. make bench-costs COSTS_ARGS='--part flower --pairs 5'
+COSTS_ARGS ?=
+bench-costs:
+	$(STACK) up
+	$(VENV_BIN)/python ops/bench/costs.py $(COSTS_ARGS)
 
 # How long the reconciler takes to recover 500 Celery messages lost from a flushed broker.
 bench-recovery:

@@ -7,6 +7,7 @@ has drained what they submitted.
 
 import math
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -216,17 +217,19 @@ def backlog(conn: sa.Connection) -> int:
     return waiting + sum(counts[status.value] for status in UNFINISHED)
 
 
-def wait_for_no_backlog(config: Config, timeout_s: float = BACKLOG_WAIT_S) -> None:
+def wait_for_no_backlog(
+    database_url: str, say: Callable[[str], None], timeout_s: float = BACKLOG_WAIT_S
+) -> None:
     """Start the phases on a stack with nothing left to do. Work submitted before the run (a
     load test, an earlier run cut short) would otherwise be drained inside the first measured
     drain: one such run measured a drain of 17 tasks/s and 53 ms of worker CPU per task."""
     deadline = time.monotonic() + timeout_s
-    engine = sa.create_engine(config.database_url, poolclass=sa.pool.NullPool)
+    engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as conn:
             left = backlog(conn)
             if left:
-                config.say(f"project: waiting for the stack to run the {left} tasks it has")
+                say(f"project: waiting for the stack to run the {left} tasks it has")
             while left:
                 if time.monotonic() > deadline:
                     raise StackError(
