@@ -7,14 +7,13 @@ publishes its task events, so this measures Flower's own share) and the streamin
 (with it goes the primary's WAL sender). This drains the running stack with the part on and
 off in alternating pairs and reports what the part cost per task.
 
-Why pairs and a yardstick: on this shared machine the same stack measured 5.9 to 8.7 ms of CPU
+Why pairs and a yardstick: on this shared machine the same stack measured 5.1 to 8.7 ms of CPU
 per task in drains minutes apart, every process alike (the worker's CPU over PostgreSQL's moved
 less than 3 %). So each pair compares its two drains through the processes the part does not
 touch, its yardstick: the drain without the part is scaled by how much the yardstick's CPU per
 task moved between the two drains, and what the drain with the part cost above that is the
-part's cost.
-The median over the pairs is the figure. Nothing here is a target; the figures go in the
-closing notes and docs/capacity.md.
+part's cost. The median over the pairs is the figure. Nothing here is a target; the figures go
+in the closing notes and docs/capacity.md.
 
 It stops and starts the parts through ops/stack.sh and always starts them again at the end. It
 submits echo tasks through the batch API, as the bench's drain does; run it under the stack
@@ -166,7 +165,11 @@ class Runner:
                     self.switch(part, running)
                     drains[running] = self.drain(tasks)
                     state = "with" if running else "without"
-                    say(f"{part.name} pair {number}: {state}: {drains[running].total:.2f} ms/task")
+                    done = drains[running]
+                    say(
+                        f"{part.name} pair {number}, {state}: {done.total:.2f} ms/task,"
+                        f" {done.rate:.0f} tasks/s"
+                    )
                 pairs.append(Pair(drains[True], drains[False], part.excluded))
         finally:
             self.switch(part, True)
