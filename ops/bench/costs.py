@@ -35,8 +35,8 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
+import backlog
 import baseline_pg
-import phases
 import procstat
 import workloads
 from stack import REQUIRED, Stack, ensure_api_key
@@ -244,7 +244,7 @@ def main(  # noqa: PLR0917 - click passes every option by name.
     api = workloads.Api(url, ensure_api_key(key_file))
     # Work submitted before (a load test, the API-alone phases of a bench cut short) would
     # be drained inside the first drain.
-    phases.wait_for_no_backlog(database_url, _say)
+    backlog.wait_for_no_backlog(database_url, _say)
     results: dict[str, list[Pair]] = {}
     with psycopg.connect(baseline_pg.conninfo(database_url)) as conn:
         runner = Runner(stack, api, conn)

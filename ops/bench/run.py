@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 
+import backlog
 import baselines
 import phases
 import summary
@@ -168,7 +169,7 @@ def main(  # noqa: PLR0917 - click passes every option by name.
     )
     results = Results()
     # Before the baselines too: a backlog being drained would slow them as well.
-    phases.wait_for_no_backlog(config.database_url, config.say)
+    backlog.wait_for_no_backlog(config.database_url, config.say)
     with baselines.open_baselines(config, results, pids["redis"]) as base:
         phases.run_project(config, results, pids, base)
     report = summary.build(results)

@@ -14,12 +14,12 @@ BENCH = Path(__file__).resolve().parents[2] / "ops" / "bench"
 # The bench's modules import each other by name, as `ops/bench/run.py` (a script) sees them.
 sys.path.insert(0, str(BENCH))
 
-import phases  # noqa: E402
+import backlog as bench_backlog  # noqa: E402
 
 
 def backlog(engine: sa.Engine) -> int:
     with engine.connect() as conn:
-        return phases.backlog(conn)
+        return bench_backlog.backlog(conn)
 
 
 def test_pending_tasks_and_unpublished_outbox_rows_are_a_backlog_the_rest_is_not(
