@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -44,7 +44,12 @@ def browser() -> Iterator[WebDriver]:
 
 
 def _body(driver: WebDriver) -> str:
-    return driver.find_element(By.TAG_NAME, "body").text
+    """The page's text. A page that replaced its body between the find and the read (the
+    sign-in's redirect still finishing, in one CI run) left a stale reference: read again."""
+    page = WebDriverWait(driver, 10, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: (d.find_element(By.TAG_NAME, "body").text,)
+    )
+    return str(page[0])
 
 
 def _sign_in(driver: WebDriver) -> None:
@@ -53,7 +58,7 @@ def _sign_in(driver: WebDriver) -> None:
     driver.find_element(By.NAME, "api_key").send_keys(api_key())
     driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
     WebDriverWait(driver, 10).until(lambda d: "/ui/tasks" in d.current_url)
-    assert "Sign out" in _body(driver)
+    WebDriverWait(driver, 10).until(lambda d: "Sign out" in _body(d))
 
 
 def _no_alert(driver: WebDriver) -> None:
