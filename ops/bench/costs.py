@@ -37,13 +37,12 @@ from rich.table import Table
 
 import backlog
 import baseline_pg
-import procstat
+import phases
 import workloads
+from plan import BATCH_SIZE
 from stack import REQUIRED, Stack, ensure_api_key
 
 REPO = Path(__file__).resolve().parents[2]
-BATCH_SIZE = 100
-BATCH_THREADS = 4
 
 
 @dataclass(frozen=True)
@@ -136,23 +135,17 @@ class Runner:
         self.since = datetime.now(UTC) - timedelta(seconds=5)
 
     def drain(self, tasks: int) -> Drain:
-        """Submit `tasks` echo tasks by batch, wait until every one finished, read the CPU."""
+        """Drain `tasks` echo tasks as the bench's drain does and read each process's CPU."""
         roots = self.stack.cpu_roots(self.stack.pids())
-        before = procstat.cpu_ms(roots)
-        correlation_id = f"bench-costs-{secrets.token_hex(4)}"
-        phase = workloads.submit_closed(
+        drained = phases.measure_drain(
             self.api,
-            correlation_id,
-            threads=BATCH_THREADS,
-            duration_s=3600,
-            max_requests=max(tasks // BATCH_SIZE, 1),
-            batch_size=BATCH_SIZE,
+            self.conn,
+            roots,
+            correlation_id=f"bench-costs-{secrets.token_hex(4)}",
+            requests=max(tasks // BATCH_SIZE, 1),
+            since=self.since,
         )
-        workloads.wait_finished(self.conn, [correlation_id], self.since, 600)
-        spent = procstat.delta(before, procstat.cpu_ms(roots))
-        rows = workloads.read_rows(self.conn, [correlation_id], self.since)
-        rate, _ = workloads.drain_rate(rows)
-        return Drain({name: ms / phase.accepted for name, ms in spent.items()}, rate)
+        return Drain(drained.cpu_per_task_ms, drained.rate)
 
     def pairs(self, part: Part, count: int, tasks: int, say: Callable[[str], None]) -> list[Pair]:
         """`count` pairs, the order swapped every other pair; the part runs again at the end."""

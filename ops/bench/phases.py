@@ -75,26 +75,19 @@ class _Project:
         requests = max(math.ceil(sizes.drain_tasks / BATCH_SIZE), 1)
         self.config.say(f"project: drain of {requests * BATCH_SIZE} echo tasks (batch API)")
         results.flower_rss_mib.setdefault("before", procstat.rss_mib(pids["flower"]))
-        before = procstat.cpu_ms(roots)
         started = time.monotonic()
-        phase = self.submitted(
-            workloads.submit_closed(
-                self.config.api,
-                self.cid(f"drain-{number}"),
-                threads=BATCH_THREADS,
-                duration_s=3600,
-                max_requests=requests,
-                batch_size=BATCH_SIZE,
-            )
+        drained = measure_drain(
+            self.config.api,
+            self.conn,
+            roots,
+            correlation_id=self.cid(f"drain-{number}"),
+            requests=requests,
+            since=self.since,
         )
-        workloads.wait_finished(self.conn, [phase.correlation_id], self.since, 600)
-        spent = procstat.delta(before, procstat.cpu_ms(roots))
+        self.submitted(drained.phase)
         results.timings_s[f"drain_{number}"] = round(time.monotonic() - started, 2)
         results.flower_rss_mib["after_drain"] = procstat.rss_mib(pids["flower"])
-        rows = workloads.read_rows(self.conn, [phase.correlation_id], self.since)
-        rate, span_s = workloads.drain_rate(rows)
-        per_task = {name: ms / phase.accepted for name, ms in spent.items()}
-        results.drain_rounds.append(DrainRound(phase, rate, span_s, per_task))
+        results.drain_rounds.append(drained)
 
     def low_rate(self) -> None:
         count = max(int(LOW_RATE_PER_S * self.config.sizes.latency_s), 2)
@@ -197,6 +190,32 @@ class _Project:
         self.results.half = phase
         self.results.half_rate_asked = rate
         self.results.half_ms = workloads.latencies_ms(self.wait(phase), phase.sent_at)
+
+
+def measure_drain(
+    api: workloads.Api,
+    conn: psycopg.Connection[Any],
+    roots: dict[str, int],
+    *,
+    correlation_id: str,
+    requests: int,
+    since: datetime,
+) -> DrainRound:
+    """Submit `requests` batches of echo tasks, wait until every one finished, and read the CPU
+    each process tree of `roots` spent meanwhile (the bench's drain, and bench-costs')."""
+    before = procstat.cpu_ms(roots)
+    phase = workloads.submit_closed(
+        api,
+        correlation_id,
+        threads=BATCH_THREADS,
+        duration_s=3600,
+        max_requests=requests,
+        batch_size=BATCH_SIZE,
+    )
+    workloads.wait_finished(conn, [correlation_id], since, 600)
+    spent = procstat.delta(before, procstat.cpu_ms(roots))
+    rate, span_s = workloads.drain_rate(workloads.read_rows(conn, [correlation_id], since))
+    return DrainRound(phase, rate, span_s, {n: ms / phase.accepted for n, ms in spent.items()})
 
 
 def vacuum(database_url: str) -> None:
