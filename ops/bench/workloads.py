@@ -5,7 +5,6 @@ Every phase tags its tasks with a correlation id of its own, so the rows of one 
 are found without touching anybody else's.
 """
 
-import http.client
 import json
 import time
 from collections import Counter
@@ -16,6 +15,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 
+from lean_http import Connection, HttpError, build_request, tcp_connector
 from load import Driver, LoopResult
 
 PAYLOAD = {"bench": True}
@@ -61,13 +61,14 @@ class Submissions:
 
 @dataclass
 class _Client:
-    conn: http.client.HTTPConnection
+    conn: Connection
     sent_at: dict[str, float] = field(default_factory=dict)
     statuses: Counter[int] = field(default_factory=Counter)
 
 
 def _driver(api: Api, out: Submissions, threads: int) -> Driver[_Client]:
     target = urlsplit(api.url)
+    host, port = target.hostname or "127.0.0.1", target.port or 80
     task = {"type": "echo", "payload": PAYLOAD}
     if out.per_request > 1:
         path, body = "/api/tasks/batch", json.dumps({"tasks": [task] * out.per_request})
@@ -78,24 +79,22 @@ def _driver(api: Api, out: Submissions, threads: int) -> Driver[_Client]:
         "Authorization": f"Bearer {api.key}",
         "X-Correlation-Id": out.correlation_id,
     }
+    request = build_request("POST", f"{host}:{port}", path, headers, body.encode())
 
     def connect() -> _Client:
-        host, port = target.hostname or "127.0.0.1", target.port or 80
-        return _Client(http.client.HTTPConnection(host, port, timeout=30))
+        return _Client(Connection(tcp_connector(host, port, timeout_s=30)))
 
     def op(client: _Client, _: int) -> None:
         sent = time.time()
         try:
-            client.conn.request("POST", path, body=body, headers=headers)
-            response = client.conn.getresponse()
-            answer = response.read()
-        except (OSError, http.client.HTTPException):
+            response = client.conn.exchange(request)
+        except (OSError, HttpError):
             client.statuses[0] += 1
             client.conn.close()
             return
         client.statuses[response.status] += 1
         if response.status == 202:
-            data: dict[str, Any] = json.loads(answer)
+            data: dict[str, Any] = json.loads(response.body)
             for item in data.get("tasks", [data]):
                 client.sent_at[item["id"]] = sent
 
