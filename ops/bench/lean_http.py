@@ -56,6 +56,8 @@ def parse_head(head: bytes) -> tuple[int, int, bool]:
         name, _, value = line.partition(b":")
         name = name.strip().lower()
         if name == b"content-length":
+            if not value.strip().isdigit():
+                raise HttpError(f"bad Content-Length: {value.strip()[:40]!r}")
             length = int(value.strip())
         elif name == b"transfer-encoding":
             raise HttpError("chunked responses are not read by this client")
@@ -75,7 +77,15 @@ class Connection:
     _buffer: bytes = field(default=b"", repr=False)
 
     def exchange(self, request: bytes) -> Response:
-        """Send `request` and read its response."""
+        """Send `request` and read its response. Any failure closes the connection, so what was
+        left unread of a broken exchange can never be taken for the next response."""
+        try:
+            return self._exchange(request)
+        except BaseException:
+            self.close()
+            raise
+
+    def _exchange(self, request: bytes) -> Response:
         sock = self._sock
         if sock is None:
             sock = self._sock = self.connect()

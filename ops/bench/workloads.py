@@ -89,8 +89,8 @@ def _driver(api: Api, out: Submissions, threads: int) -> Driver[_Client]:
         try:
             response = client.conn.exchange(request)
         except (OSError, HttpError):
+            # The connection closed itself; the next request opens a new one.
             client.statuses[0] += 1
-            client.conn.close()
             return
         client.statuses[response.status] += 1
         if response.status == 202:
