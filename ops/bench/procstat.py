@@ -7,7 +7,7 @@ moves from its own fields into its parent's, and the sum stays the same.
 """
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,11 +63,15 @@ def descendants(table: Mapping[int, ProcEntry], root: int) -> list[int]:
     return found
 
 
-def cpu_ms(roots: Mapping[str, int]) -> dict[str, float]:
-    """CPU milliseconds used so far by each named process tree (0 for a tree that is gone)."""
+def cpu_ms(roots: Mapping[str, int], exclude: Collection[int] = ()) -> dict[str, float]:
+    """CPU milliseconds used so far by each named process tree (0 for a tree that is gone),
+    leaving out the processes in `exclude`: the bench's own PostgreSQL backend is a child of
+    the stack's postmaster, but its work is the bench's, not the stack's."""
     table = process_table()
     return {
-        name: sum(table[pid].ticks for pid in descendants(table, root)) * 1000 / CLK_TCK
+        name: sum(table[pid].ticks for pid in descendants(table, root) if pid not in exclude)
+        * 1000
+        / CLK_TCK
         for name, root in roots.items()
     }
 
