@@ -211,6 +211,23 @@ start_daemon() {
     printf '%s\n' "$STARTED_PID" >"$(pid_file "$name")"
 }
 
+# session_nice PID NICENESS: give the session PID leads the niceness its processes were started
+# with. Under the kernel's autogroup scheduling (sched(7); on here and on many distributions'
+# kernels) CPU time is shared between sessions first, and a process's nice value only ranks it
+# among the processes of its own session. A daemon in a session of its own (start_daemon's
+# setsid, pg_ctl's postmaster) therefore ignored `nice -n 19` and competed with the API as an
+# equal: the session's autogroup takes the niceness instead. Only the group of a session leader
+# is changed, so a caller's terminal session is never touched; a no-op without autogroup.
+session_nice() {
+    local pid=$1 niceness=$2 sid
+    [[ -w /proc/$pid/autogroup ]] || return 0
+    # Field 6 of /proc/PID/stat, the 4th after the command name (which may hold spaces).
+    sid=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f4) || return 0
+    [[ $sid == "$pid" ]] || return 0
+    printf '%s\n' "$niceness" 2>/dev/null >"/proc/$pid/autogroup" ||
+        warn "could not set the scheduling group of pid $pid to niceness $niceness"
+}
+
 # stop_daemon NAME PATTERN TIMEOUT_S [PORT...]: SIGTERM to the daemon, then SIGKILL to whatever
 # is left of its process group after TIMEOUT_S; returns once the group is gone and the ports
 # are closed. A no-op when NAME is not running.

@@ -48,6 +48,7 @@ kafka_start() {
     local pid props=$KAFKA_DIR/server.properties template rendered cluster_id
     if pid=$(daemon_pid kafka kafka.Kafka); then
         log "kafka already running (pid $pid)"
+        session_nice "$pid" "$BACKGROUND_NICE"
         return 0
     fi
     ensure_kafka_jars
@@ -77,6 +78,7 @@ kafka_start() {
         show_log_tail "$LOG_DIR/kafka.log"
         die "Kafka did not listen on 9092 within 60s"
     fi
+    session_nice "$STARTED_PID" "$BACKGROUND_NICE"
 }
 
 # A controlled shutdown of a single KRaft node takes a few seconds; 60 s before SIGKILL.

@@ -245,6 +245,7 @@ replica_start() {
     replica_paths
     if pid=$(replica_pid); then
         log "replica already running (pid $pid)"
+        session_nice "$pid" "$BACKGROUND_NICE"
         return 0
     fi
     pg_pid >/dev/null || die "the replica needs the primary: start postgres first"
@@ -265,6 +266,9 @@ replica_start() {
     # replica has not replayed yet up on the primary), so it replays at the background priority;
     # lists and searches show its view, older while a long burst keeps it behind (README).
     pg_ctl_start replica "$REPLICA_DATA" "$REPLICA_LOG" "$REPLICA_PORT" "$BACKGROUND_NICE"
+    if pid=$(replica_pid); then
+        session_nice "$pid" "$BACKGROUND_NICE"
+    fi
 }
 
 replica_stop() {

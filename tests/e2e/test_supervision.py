@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -106,3 +107,23 @@ def test_kafka_and_the_replica_run_behind_the_api_too():
     background = int(os.environ.get("BACKGROUND_NICE", "19"))
     for name in ("kafka", "replica"):
         assert _niceness(pids[name]) == background, name
+        # Each runs in a session of its own; where the kernel shares CPU between sessions first
+        # (autogroup), the session's group carries the niceness, or the process's own is moot.
+        group = _autogroup_niceness(pids[name])
+        if group is not None:
+            assert group == background, (name, group)
+    for name in ("postgres", "redis"):
+        assert _autogroup_niceness(pids[name]) in (None, 0), name
+
+
+def _autogroup_niceness(pid: int) -> int | None:
+    """The niceness of the autogroup PID's session is in (sched(7)); None without autogroup."""
+    try:
+        line = Path(f"/proc/{pid}/autogroup").read_text()
+    except FileNotFoundError:
+        return None
+    enabled = Path("/proc/sys/kernel/sched_autogroup_enabled")
+    if enabled.exists() and enabled.read_text().strip() == "0":
+        return None
+    # "/autogroup-6671 nice 19"
+    return int(line.split()[-1])
