@@ -41,14 +41,17 @@ def busy_child() -> Iterator[subprocess.Popen[bytes]]:
 
 
 def test_a_tree_counts_its_live_children(busy_child: subprocess.Popen[bytes]) -> None:
+    own_before = _own_ms()
     mine = procstat.cpu_ms({"me": busy_child.pid})["me"]
-    whole = procstat.cpu_ms({"tree": _parent_pid()})["tree"]
+    whole = procstat.cpu_ms({"tree": os.getpid()})["tree"]
     assert mine >= 450
     assert whole >= mine
+    # This process's own ticks only grow, so what the tree holds beyond them is the child's.
+    assert whole - own_before >= 450
 
 
 def test_an_excluded_process_is_left_out_of_its_tree(busy_child: subprocess.Popen[bytes]) -> None:
-    roots = {"tree": _parent_pid()}
+    roots = {"tree": os.getpid()}
     counted = procstat.cpu_ms(roots)["tree"]
     without = procstat.cpu_ms(roots, exclude={busy_child.pid})["tree"]
     child = procstat.cpu_ms({"child": busy_child.pid})["child"]
@@ -58,11 +61,16 @@ def test_an_excluded_process_is_left_out_of_its_tree(busy_child: subprocess.Pope
 
 
 def test_excluding_the_root_leaves_its_children(busy_child: subprocess.Popen[bytes]) -> None:
-    parent = _parent_pid()
+    parent = os.getpid()
+    own_before = _own_ms()
     without_root = procstat.cpu_ms({"tree": parent}, exclude={parent})["tree"]
+    with_root = procstat.cpu_ms({"tree": parent})["tree"]
     assert without_root >= 450
+    assert with_root - without_root >= own_before > 0
 
 
-def _parent_pid() -> int:
-    """This test process: the busy child's parent."""
-    return os.getpid()
+def _own_ms() -> float:
+    """CPU milliseconds this test process has used so far."""
+    entry = procstat.read_stat(os.getpid())
+    assert entry is not None
+    return entry.ticks * 1000 / procstat.CLK_TCK
