@@ -218,6 +218,10 @@ start_daemon() {
 # setsid, pg_ctl's postmaster) therefore ignored `nice -n 19` and competed with the API as an
 # equal: the session's autogroup takes the niceness instead. Only the group of a session leader
 # is changed, so a caller's terminal session is never touched; a no-op without autogroup.
+# It reaches the processes of that session only: PostgreSQL makes every process it forks a
+# session leader of its own (the replica's startup process and WAL receiver included), so for
+# the replica it ranks the postmaster alone (docs/capacity.md, "fourth" update, measured a
+# cgroup around all of them and left it out: it did not move the bench's ratios).
 session_nice() {
     local pid=$1 niceness=$2 sid
     [[ -w /proc/$pid/autogroup ]] || return 0

@@ -109,6 +109,7 @@ def test_kafka_and_the_replica_run_behind_the_api_too():
         assert _niceness(pids[name]) == background, name
         # Each runs in a session of its own; where the kernel shares CPU between sessions first
         # (autogroup), the session's group carries the niceness, or the process's own is moot.
+        # For the replica that is its postmaster's session: PostgreSQL's forks lead their own.
         group = _autogroup_niceness(pids[name])
         if group is not None:
             assert group == background, (name, group)
