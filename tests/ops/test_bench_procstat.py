@@ -2,10 +2,12 @@
 its live descendants, and a process named in `exclude` is left out of its tree's sum."""
 
 import os
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,63 +16,83 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ops" / "bench"))
 
 import procstat
 
-# A child that burns CPU, then waits to be killed, so its ticks stay in its own /proc entry.
-BURN = (
-    "import time\n"
-    "end = time.process_time() + 0.5\n"
-    "while time.process_time() < end: pass\n"
-    "time.sleep(60)"
+# The tree under test is a parent that burns a little CPU, starts a child that burns more, and
+# then both sleep until killed. Once both are asleep their ticks stay still, so the sums can be
+# compared exactly. (The pytest process itself is no good as a root: under `make test` it has
+# other busy descendants whose ticks grow between two reads.)
+BURN = "import time\nend = time.process_time() + {seconds}\nwhile time.process_time() < end: pass\n"
+CHILD = BURN.format(seconds=0.5) + "time.sleep(120)\n"
+PARENT = (
+    BURN.format(seconds=0.2)
+    + "import subprocess, sys\n"
+    + f"child = subprocess.Popen([sys.executable, '-c', {CHILD!r}])\n"
+    + "print(child.pid, flush=True)\n"
+    + "time.sleep(120)\n"
 )
 
 
+@dataclass(frozen=True)
+class Tree:
+    parent: int
+    child: int
+
+
 @pytest.fixture
-def busy_child() -> Iterator[subprocess.Popen[bytes]]:
-    child = subprocess.Popen([sys.executable, "-c", BURN])
+def tree() -> Iterator[Tree]:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT], stdout=subprocess.PIPE, start_new_session=True
+    )
     try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
         deadline = time.monotonic() + 20
-        while True:
-            entry = procstat.read_stat(child.pid)
-            if entry is not None and entry.ticks * 1000 / procstat.CLK_TCK >= 450:
-                break
+        while not (_asleep(parent.pid) and _asleep(child) and _ms(child) >= 450):
             assert time.monotonic() < deadline, "the child never burnt its CPU"
             time.sleep(0.05)
-        yield child
+        yield Tree(parent.pid, child)
     finally:
-        child.kill()
-        child.wait()
+        os.killpg(parent.pid, signal.SIGKILL)
+        parent.wait()
+        if parent.stdout is not None:
+            parent.stdout.close()
 
 
-def test_a_tree_counts_its_live_children(busy_child: subprocess.Popen[bytes]) -> None:
-    own_before = _own_ms()
-    mine = procstat.cpu_ms({"me": busy_child.pid})["me"]
-    whole = procstat.cpu_ms({"tree": os.getpid()})["tree"]
-    assert mine >= 450
-    assert whole >= mine
-    # This process's own ticks only grow, so what the tree holds beyond them is the child's.
-    assert whole - own_before >= 450
+def test_a_tree_counts_its_live_children(tree: Tree) -> None:
+    whole = procstat.cpu_ms({"tree": tree.parent})["tree"]
+    assert _ms(tree.child) >= 450
+    assert _ms(tree.parent) >= 150
+    assert whole == _ms(tree.parent) + _ms(tree.child)
 
 
-def test_an_excluded_process_is_left_out_of_its_tree(busy_child: subprocess.Popen[bytes]) -> None:
-    roots = {"tree": os.getpid()}
+def test_an_excluded_process_is_left_out_of_its_tree(tree: Tree) -> None:
+    roots = {"tree": tree.parent}
     counted = procstat.cpu_ms(roots)["tree"]
-    without = procstat.cpu_ms(roots, exclude={busy_child.pid})["tree"]
-    child = procstat.cpu_ms({"child": busy_child.pid})["child"]
-    # The test process keeps running between the reads, so its own ticks may only grow.
-    assert without <= counted - child + 50
-    assert counted - without >= 450
+    without = procstat.cpu_ms(roots, exclude={tree.child})["tree"]
+    assert counted - without == _ms(tree.child) >= 450
+    assert without == _ms(tree.parent)
 
 
-def test_excluding_the_root_leaves_its_children(busy_child: subprocess.Popen[bytes]) -> None:
-    parent = os.getpid()
-    own_before = _own_ms()
-    without_root = procstat.cpu_ms({"tree": parent}, exclude={parent})["tree"]
-    with_root = procstat.cpu_ms({"tree": parent})["tree"]
-    assert without_root >= 450
-    assert with_root - without_root >= own_before > 0
+def test_excluding_the_root_leaves_its_children(tree: Tree) -> None:
+    without_root = procstat.cpu_ms({"tree": tree.parent}, exclude={tree.parent})["tree"]
+    with_root = procstat.cpu_ms({"tree": tree.parent})["tree"]
+    assert without_root == _ms(tree.child) >= 450
+    assert with_root - without_root == _ms(tree.parent) >= 150
 
 
-def _own_ms() -> float:
-    """CPU milliseconds this test process has used so far."""
-    entry = procstat.read_stat(os.getpid())
+def test_a_gone_root_counts_nothing() -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    assert procstat.cpu_ms({"gone": gone.pid})["gone"] == 0
+
+
+def _asleep(pid: int) -> bool:
+    """Whether the process is sleeping (state S), so its ticks no longer grow."""
+    line = (procstat.PROC / str(pid) / "stat").read_text()
+    return line[line.rindex(")") + 2] == "S"
+
+
+def _ms(pid: int) -> float:
+    """CPU milliseconds a process has used so far (its reaped children included)."""
+    entry = procstat.read_stat(pid)
     assert entry is not None
     return entry.ticks * 1000 / procstat.CLK_TCK
