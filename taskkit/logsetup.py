@@ -83,16 +83,31 @@ class ContextFilter(logging.Filter):
         self.service = service
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.service = self.service
+        # Through the record's __dict__: the relay, the bridge and the worker write a line per
+        # task, and this ran about a fifth of a line's time with getattr and setattr.
+        fields = record.__dict__
+        fields["service"] = self.service
         ctx = _context.get()
         for name in CONTEXT_FIELDS:
-            if getattr(record, name, None) is None:
-                setattr(record, name, ctx.get(name))
+            if fields.get(name) is None:
+                fields[name] = ctx.get(name)
+        return True
+
+
+class HumanFormatter(logging.Formatter):
+    """HUMAN_FORMAT, the record's known context fields appended as `[name=value ...]`."""
+
+    def __init__(self) -> None:
+        super().__init__(HUMAN_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
         known = [
-            f"{n}={getattr(record, n)}" for n in CONTEXT_FIELDS if getattr(record, n) is not None
+            f"{name}={value}"
+            for name in CONTEXT_FIELDS
+            if (value := getattr(record, name, None)) is not None
         ]
         record.context = f" [{' '.join(known)}]" if known else ""
-        return True
+        return super().format(record)
 
 
 class JsonLineFormatter(logging.Formatter):
@@ -106,20 +121,21 @@ class JsonLineFormatter(logging.Formatter):
     """
 
     def format(self, record: logging.LogRecord) -> str:
+        fields = record.__dict__
         line: dict[str, Any] = {
             "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname,
             "logger": record.name,
         }
-        service = getattr(record, "service", None)
+        service = fields.get("service")
         if service is not None:
             line["service"] = service
         line["message"] = record.getMessage()
         for name in CONTEXT_FIELDS:
-            value = getattr(record, name, None)
+            value = fields.get(name)
             if value is not None:
                 line[name] = value
-        for name, value in record.__dict__.items():
+        for name, value in fields.items():
             if value is not None and name not in _NOT_EXTRA:
                 line[name] = value
         if record.exc_info:
@@ -142,7 +158,7 @@ def make_formatter(log_format: str) -> logging.Formatter:
     """The formatter of `log_format` ("human" or "json")."""
     if log_format == "json":
         return JsonLineFormatter()
-    return logging.Formatter(HUMAN_FORMAT)
+    return HumanFormatter()
 
 
 class ServiceHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -162,6 +178,14 @@ def make_handler(service: str, log_format: str = "human") -> logging.Handler:
 
 def configure_logging(settings: LogSettings, service: str) -> None:
     """Send every logger's lines through one handler on the root logger; safe to call twice."""
+    # No line of either format names its source line, thread or process, so the records need
+    # not look them up: the logging HOWTO's "Optimization" switches. With them and the leaner
+    # ContextFilter, a JSON line costs 13 us of CPU instead of 16.5, measured alone; every
+    # process writes one or two a task, and under load each costs about three times as much.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     root = logging.getLogger()
     for existing in list(root.handlers):
         if isinstance(existing, ServiceHandler):
