@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import redis
 import sqlalchemy as sa
 from celery.exceptions import Retry, SoftTimeLimitExceeded
 
@@ -213,3 +214,18 @@ def test_a_running_attempt_keeps_its_short_lease_alive(it_database_url, engine):
         resources.close()
     assert results == [{"status": "completed", "attempt": 1}]
     assert status(engine, task_id) == ("COMPLETED", 1, None)
+
+
+def test_the_lock_client_reconnects_after_its_connection_is_dropped(executor, engine):
+    # The lock client holds one connection (celery_tasks/runtime.py); a Redis restart or a
+    # killed connection must cost a reconnect, not the delivery.
+    client = executor.resources.redis
+    client.ping()
+    admin = redis.Redis.from_url(REDIS_URL)
+    try:
+        assert admin.client_kill_filter(_id=client.client_id()) == 1
+    finally:
+        admin.close()
+    task_id = submit(engine, "ok")
+    assert executor.deliver(BoundTask(), task_id) == {"status": "completed", "attempt": 1}
+    assert executor.resources.redis.exists(f"taskservice:lock:{task_id}")
