@@ -11,6 +11,7 @@ import sqlalchemy as sa
 import sqlalchemy.exc
 from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded
+from redis import Redis
 
 from celery_tasks import metrics
 from celery_tasks.backoff import retry_delay_s
@@ -62,6 +63,25 @@ def release(lock: Any, task_id: uuid.UUID) -> None:
         log.warning("lock of task %s had expired before release", task_id)
 
 
+def take_lock(client: Redis, lock: Any, name: str, token: str) -> bool:
+    """Acquire an attempt's lock `name` with `token`.
+
+    The lock client tries a command once more on a new connection (runtime.py), so a SET whose
+    reply was lost may have set the lock already: finding its own token, the delivery holds it.
+    A lock whose holder died on this host is broken and taken.
+    """
+    if lock.acquire(token=token):
+        return True
+    encoded = token.encode()
+    if client.get(name) == encoded:
+        lock.local.token = encoded
+        return True
+    if break_lock_of_dead_owner(client, name):
+        log.warning("%s: lock holder died on this host; lock broken", name)
+        return bool(lock.acquire(token=token))
+    return False
+
+
 def error_text(exc: BaseException) -> str:
     """The error as stored on the task: type and message, bounded in length."""
     return f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
@@ -94,11 +114,7 @@ class Executor:
         # Not thread-local: the lease keeper's thread extends the lock this thread acquired.
         lock = redis_client.lock(name, timeout=lease_s, blocking=False, thread_local=False)
         token = lock_token(owner, uuid.uuid4().hex)
-        acquired = bool(lock.acquire(token=token))
-        if not acquired and break_lock_of_dead_owner(redis_client, name):
-            log.warning("task %s: lock holder died on this host; lock broken", parsed)
-            acquired = bool(lock.acquire(token=token))
-        if not acquired:
+        if not take_lock(redis_client, lock, name, token):
             log.info("task %s is held by another delivery (running or just done); ignored", parsed)
             metrics.TASK_DUPLICATES.labels("locked").inc()
             return {"status": "locked"}

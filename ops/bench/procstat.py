@@ -22,6 +22,8 @@ class ProcEntry:
     pid: int
     ppid: int
     ticks: int
+    # proc(5)'s one-letter state: "R" running, "S" sleeping, ...
+    state: str
 
 
 def read_stat(pid: int) -> ProcEntry | None:
@@ -34,7 +36,7 @@ def read_stat(pid: int) -> ProcEntry | None:
     fields = line[line.rindex(")") + 2 :].split()
     # fields[0] is field 3 of proc(5) (state): ppid is 4, utime..cstime are 14..17.
     ticks = sum(int(f) for f in fields[11:15])
-    return ProcEntry(pid, int(fields[1]), ticks)
+    return ProcEntry(pid, int(fields[1]), ticks, fields[0])
 
 
 def process_table() -> dict[int, ProcEntry]:

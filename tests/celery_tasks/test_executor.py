@@ -4,6 +4,7 @@ The task object handed in is a small double of Celery's bound task (its request 
 the database, the Redis lock and the handler are real.
 """
 
+import os
 import subprocess
 import threading
 import time
@@ -17,7 +18,7 @@ import redis
 import sqlalchemy as sa
 from celery.exceptions import Retry, SoftTimeLimitExceeded
 
-from celery_tasks.execute import Executor
+from celery_tasks.execute import Executor, take_lock
 from celery_tasks.ownership import owner_for
 from celery_tasks.registry import HandlerContext, Registry
 from celery_tasks.runtime import WorkerResources
@@ -229,3 +230,21 @@ def test_the_lock_client_reconnects_after_its_connection_is_dropped(executor, en
     task_id = submit(engine, "ok")
     assert executor.deliver(BoundTask(), task_id) == {"status": "completed", "attempt": 1}
     assert executor.resources.redis.exists(f"taskservice:lock:{task_id}")
+
+
+def test_a_lock_already_set_with_this_deliverys_token_is_held(executor):
+    # A SET NX whose reply was lost and was retried finds the lock set with its own token.
+    client = executor.resources.redis
+    name = f"taskservice:lock:{uuid.uuid4()}"
+    token = f"{owner_for(os.getpid())}|retried"
+    client.set(name, token, px=30_000)
+    lock = client.lock(name, timeout=30, blocking=False, thread_local=False)
+    assert take_lock(client, lock, name, token)
+    assert lock.owned()
+    lock.release()
+    assert not client.exists(name)
+    # Another delivery's token is not ours: the lock stays with its holder.
+    client.set(name, f"{owner_for(os.getpid())}|other", px=30_000)
+    other = client.lock(name, timeout=30, blocking=False, thread_local=False)
+    assert not take_lock(client, other, name, token)
+    client.delete(name)

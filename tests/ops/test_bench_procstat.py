@@ -87,8 +87,8 @@ def test_a_gone_root_counts_nothing() -> None:
 
 def _asleep(pid: int) -> bool:
     """Whether the process is sleeping (state S), so its ticks no longer grow."""
-    line = (procstat.PROC / str(pid) / "stat").read_text()
-    return line[line.rindex(")") + 2] == "S"
+    entry = procstat.read_stat(pid)
+    return entry is not None and entry.state == "S"
 
 
 def _ms(pid: int) -> float:
