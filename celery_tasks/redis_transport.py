@@ -14,22 +14,119 @@ everything else of kombu's transport (the event loop's BRPOP client, the visibil
 priorities, fanout) is kombu's. kombu then writes the broker URL with the class path as its
 scheme (`Connection.as_uri`: the worker's "Connected to" line), which is why Flower, which picks
 the client of its broker page by that scheme, keeps kombu's own transport (celery_tasks/app.py).
+
+With `acks_late` kombu also makes two round trips per task in the worker's main process: one
+MULTI pipeline recording a delivered message in the unacked index, another removing it on the
+ack. The channel's QoS below defers the Redis half of an ack: it rides in the next delivery's
+pipeline, or goes alone `ACK_FLUSH_S` later when no delivery comes, and before the channel
+closes. The ack itself (the prefetch slot, kombu's bookkeeping) is immediate; only the removal
+from Redis waits. A worker that dies meanwhile leaves those messages in the unacked index, and
+kombu restores them after the visibility timeout, as it does for a failed ack: the task's lock
+and its database fence drop the repeat (counted as a duplicate delivery).
 """
 
+import logging
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+from time import time
 from typing import Any
 from urllib.parse import urlsplit
 
 from kombu.transport import redis as kombu_redis
+from kombu.transport import virtual
+from kombu.utils.json import dumps
+
+log = logging.getLogger(__name__)
 
 # Celery's `broker_transport` value for it: kombu loads a transport named "module:Class".
 TRANSPORT = "celery_tasks.redis_transport:Transport"
+# How long the Redis half of an ack waits for a delivery to ride with when the queue is idle:
+# under load the next delivery comes within milliseconds; an idle worker removes it this late.
+ACK_FLUSH_S = 0.05
+
+
+class QoS(kombu_redis.QoS):
+    """kombu's Redis QoS, sending an ack's removal from the unacked index with the next
+    delivery's record (one pipeline, one round trip) rather than in a pipeline of its own."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
+        # A deque: Celery acks on the event loop's thread, but kombu allows acks from others,
+        # and popleft/append are atomic where swapping a list is not.
+        self._pending_acks: deque[str] = deque()
+        self._ack_timer: Any = None
+
+    def append(self, message: Any, delivery_tag: str) -> None:
+        """Record a delivered message as unacked, removing the acks waiting to go with it."""
+        delivery = message.delivery_info
+        exchange, routing_key = delivery["exchange"], delivery["routing_key"]
+        tags = self._take_pending_acks()
+        record = dumps([message._raw, exchange, routing_key])  # type: ignore[no-untyped-call]
+        try:
+            with self.pipe_or_acquire() as pipe:
+                if tags:
+                    pipe.zrem(self.unacked_index_key, *tags).hdel(self.unacked_key, *tags)
+                pipe.zadd(self.unacked_index_key, {delivery_tag: time()}).hset(
+                    self.unacked_key, delivery_tag, record
+                ).execute()
+        except BaseException:
+            # A MULTI runs whole or not at all; the acks wait for the next pipeline (removing
+            # them twice, had this one run before its reply was lost, does no harm).
+            self._pending_acks.extendleft(reversed(tags))
+            raise
+        virtual.QoS.append(self, message, delivery_tag)  # type: ignore[no-untyped-call]
+
+    def ack(self, delivery_tag: str) -> None:
+        """Acknowledge now; remove the message from Redis with the next delivery, or soon."""
+        hub = getattr(self.channel.connection, "ack_hub", None)
+        if hub is None:
+            # No event loop to flush later (a consumer draining events itself): as kombu does.
+            super().ack(delivery_tag)  # type: ignore[no-untyped-call]
+            return
+        self._pending_acks.append(delivery_tag)
+        virtual.QoS.ack(self, delivery_tag)  # type: ignore[no-untyped-call]
+        timer = self._ack_timer
+        if timer is None or timer.canceled:
+            self._ack_timer = hub.call_later(ACK_FLUSH_S, self.flush_acks)
+
+    def flush_acks(self) -> None:
+        """Remove the acks still waiting from Redis, in one pipeline."""
+        timer, self._ack_timer = self._ack_timer, None
+        if timer is not None:
+            timer.cancel()
+        tags = self._take_pending_acks()
+        if not tags:
+            return
+        try:
+            with self.pipe_or_acquire() as pipe:
+                pipe.zrem(self.unacked_index_key, *tags).hdel(self.unacked_key, *tags).execute()
+        except Exception:
+            # As a failed ack in kombu: the messages stay unacked in Redis until the visibility
+            # timeout restores them, and the lock and fence drop the repeats.
+            log.warning("%d acks not removed from the unacked index", len(tags), exc_info=True)
+
+    def restore_unacked_once(self, stderr: Any = None) -> Any:
+        """Send the waiting acks before kombu restores what is still unacked at close."""
+        self.flush_acks()
+        return super().restore_unacked_once(stderr)  # type: ignore[no-untyped-call]
+
+    def _take_pending_acks(self) -> list[str]:
+        pending = self._pending_acks
+        tags = []
+        while pending:
+            try:
+                tags.append(pending.popleft())
+            except IndexError:
+                break
+        return tags
 
 
 class Channel(kombu_redis.Channel):
-    """kombu's Redis channel, reusing one client for the commands it runs synchronously."""
+    """kombu's Redis channel, reusing one client for the commands it runs synchronously, with
+    the QoS above."""
 
+    QoS = QoS
     _sync_client: Any = None
 
     @contextmanager
@@ -48,9 +145,15 @@ class Channel(kombu_redis.Channel):
 
 
 class Transport(kombu_redis.Transport):
-    """kombu's Redis transport with the channel above."""
+    """kombu's Redis transport with the channel above, remembering the event loop it runs on
+    (the QoS schedules its flush of waiting acks there)."""
 
     Channel = Channel
+    ack_hub: Any = None
+
+    def register_with_event_loop(self, connection: Any, loop: Any) -> None:
+        self.ack_hub = loop
+        super().register_with_event_loop(connection, loop)  # type: ignore[no-untyped-call]
 
 
 def transport_for(broker_url: str) -> str | None:

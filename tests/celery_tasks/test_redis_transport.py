@@ -2,13 +2,21 @@
 synchronous commands, the same messages, the same acknowledgements (the unacked index emptied)
 as kombu's own transport, and a fresh client once kombu drops the channel's pool."""
 
+import time
 import uuid
 
 from kombu import Consumer
+from kombu.asynchronous import Hub
 
 from celery_tasks.config import celery_config, make_celery
 from celery_tasks.names import TASKS_QUEUE
-from celery_tasks.redis_transport import TRANSPORT, Channel, Transport, transport_for
+from celery_tasks.redis_transport import (
+    ACK_FLUSH_S,
+    TRANSPORT,
+    Channel,
+    Transport,
+    transport_for,
+)
 from celery_tasks.send import send_execute
 from celery_tasks.settings import BrokerSettings
 from tests.conftest import TEST_BROKER_URL
@@ -72,3 +80,91 @@ def test_messages_and_late_acks_go_through_as_with_kombus_transport(test_broker)
     assert unacked_seen == [1] * len(sent)
     assert test_broker.hlen("unacked") == 0
     assert test_broker.zcard("unacked_index") == 0
+
+
+def _drain(conn, received: list, count: int) -> None:
+    while len(received) < count:
+        conn.drain_events(timeout=10)
+
+
+def test_an_ack_leaves_redis_with_the_next_delivery_or_after_its_flush_delay(test_broker):
+    app = make_celery(BROKER)
+    sent = [str(uuid.uuid4()) for _ in range(3)]
+    for task_id in sent:
+        send_execute(app, task_id, "echo")
+    messages: list = []
+    bodies: list = []
+
+    def on_message(body, message) -> None:
+        bodies.append(body[0][0])
+        messages.append(message)
+
+    hub = Hub()  # type: ignore[no-untyped-call]
+    try:
+        with app.connection_for_read() as conn:
+            # What Celery's consumer does with the worker's event loop.
+            conn.transport.register_with_event_loop(conn.connection, hub)
+            assert conn.transport.ack_hub is hub
+            queue = app.amqp.queues[TASKS_QUEUE]
+            with Consumer(conn, queues=[queue], callbacks=[on_message]):
+                _drain(conn, messages, 1)
+                messages[0].ack()
+                # Acknowledged for kombu at once, still in Redis until the next pipeline.
+                assert conn.default_channel.qos.can_consume()
+                assert test_broker.hlen("unacked") == 1
+                _drain(conn, messages, 2)
+                # The second delivery's pipeline removed the first and recorded the second.
+                assert test_broker.hkeys("unacked") == [messages[1].delivery_tag.encode()]
+                messages[1].ack()
+                assert test_broker.zcard("unacked_index") == 1
+                time.sleep(ACK_FLUSH_S * 2)
+                hub.fire_timers(propagate=(Exception,))
+                assert test_broker.hlen("unacked") == 0
+                assert test_broker.zcard("unacked_index") == 0
+                # An ack still waiting when the channel closes leaves Redis then.
+                _drain(conn, messages, 3)
+                messages[2].ack()
+                assert test_broker.hlen("unacked") == 1
+    finally:
+        hub.close()  # type: ignore[no-untyped-call]
+    assert test_broker.hlen("unacked") == 0
+    assert test_broker.zcard("unacked_index") == 0
+    assert bodies == sent
+
+
+def test_acks_a_dead_worker_left_waiting_are_restored_by_kombu_after_the_timeout(test_broker):
+    # The waiting acks never leave Redis: kombu restores those messages after the visibility
+    # timeout, as after a failed ack (the task's lock and fence then drop the repeat).
+    app = make_celery(BROKER)
+    task_id = str(uuid.uuid4())
+    send_execute(app, task_id, "echo")
+    bodies: list = []
+    messages: list = []
+
+    def on_message(body, message) -> None:
+        bodies.append(body[0][0])
+        messages.append(message)
+
+    queue = app.amqp.queues[TASKS_QUEUE]
+    hub = Hub()  # type: ignore[no-untyped-call]
+    conn = app.connection_for_read()
+    conn.transport.register_with_event_loop(conn.connection, hub)
+    with Consumer(conn, queues=[queue], callbacks=[on_message]):
+        _drain(conn, messages, 1)
+        messages[0].ack()
+        qos = conn.default_channel.qos
+        # As if the process died here: neither the flush nor the close runs.
+        qos._pending_acks.clear()
+        qos.restore_at_shutdown = False
+    hub.close()  # type: ignore[no-untyped-call]
+    conn.release()
+    assert test_broker.hlen("unacked") == 1
+    with app.connection_for_read() as other:
+        qos = other.default_channel.qos
+        qos.visibility_timeout = 0
+        qos.restore_visible(num=10, interval=1)
+        assert test_broker.hlen("unacked") == 0
+        with Consumer(other, queues=[queue], callbacks=[on_message]):
+            _drain(other, messages, 2)
+            messages[1].ack()
+    assert bodies == [task_id, task_id]
