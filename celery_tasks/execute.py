@@ -154,7 +154,10 @@ class Executor:
         logsetup.bind(
             task_type=claim.type, attempt=claim.attempt, correlation_id=claim.correlation_id
         )
-        log.info(
+        # DEBUG: the attempt history records each start durably (task_attempts: worker, time),
+        # and the attempt's one INFO line, written as it ends, repeats what this one says. At
+        # INFO it cost about 80 us of a worker child's CPU per task under load (docs/capacity.md).
+        log.debug(
             "task %s attempt %d/%d started (%s)",
             claim.task_id,
             claim.attempt,
@@ -178,7 +181,14 @@ class Executor:
         if not stored:
             return self.stale(claim)
         metrics.TASK_PROCESSING_TIME.labels(claim.type, "completed").observe(elapsed)
-        log.info("task %s completed on attempt %d in %.3fs", claim.task_id, claim.attempt, elapsed)
+        log.info(
+            "task %s attempt %d/%d completed in %.3fs (%s)",
+            claim.task_id,
+            claim.attempt,
+            claim.max_attempts,
+            elapsed,
+            claim.type,
+        )
         return {"status": "completed", "attempt": claim.attempt}
 
     def write(self, change: Callable[[sa.Connection], T], claim: Claim) -> T:
