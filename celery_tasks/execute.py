@@ -280,6 +280,18 @@ class Executor:
         return {"status": "stale", "attempt": claim.attempt}
 
 
+def outcome_text(outcome: dict[str, Any]) -> str:
+    """A delivery's outcome as the execute task returns it: "completed (attempt 1)".
+
+    Only Flower sees it (results are ignored; PostgreSQL holds them), in the task-succeeded
+    event, for which Celery formats every return value with its `saferepr`: 19 us of CPU for
+    the outcome's dict against 2 for this text, alone, in every worker child for every task.
+    """
+    attempt = outcome.get("attempt")
+    status = str(outcome.get("status"))
+    return status if attempt is None else f"{status} (attempt {attempt})"
+
+
 def register_execute(app: Celery, executor: Executor) -> AnyTask:
     """Register the execute task on `app`, delegating each delivery to `executor`."""
     settings = executor.settings
@@ -294,7 +306,7 @@ def register_execute(app: Celery, executor: Executor) -> AnyTask:
         max_retries=settings.transient_max_retries,
         acks_late=True,
     )
-    def execute(self: AnyTask, task_id: str) -> dict[str, Any]:
-        return executor.deliver(self, task_id)
+    def execute(self: AnyTask, task_id: str) -> str:
+        return outcome_text(executor.deliver(self, task_id))
 
     return execute

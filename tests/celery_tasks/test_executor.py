@@ -18,7 +18,7 @@ import redis
 import sqlalchemy as sa
 from celery.exceptions import Retry, SoftTimeLimitExceeded
 
-from celery_tasks.execute import Executor, take_lock
+from celery_tasks.execute import Executor, outcome_text, take_lock
 from celery_tasks.ownership import owner_for
 from celery_tasks.registry import HandlerContext, Registry
 from celery_tasks.runtime import WorkerResources
@@ -248,3 +248,9 @@ def test_a_lock_already_set_with_this_deliverys_token_is_held(executor):
     other = client.lock(name, timeout=30, blocking=False, thread_local=False)
     assert not take_lock(client, other, name, token)
     client.delete(name)
+
+
+def test_the_execute_task_returns_its_outcome_as_short_text():
+    assert outcome_text({"status": "completed", "attempt": 2}) == "completed (attempt 2)"
+    assert outcome_text({"status": "locked"}) == "locked"
+    assert outcome_text({"status": "stale", "attempt": 1}) == "stale (attempt 1)"
