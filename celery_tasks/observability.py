@@ -58,9 +58,9 @@ def install(settings: WorkerSettings, service: str) -> None:
         # Any receiver of this signal stops Celery from configuring logging itself, so the
         # root logger stays ours (worker_hijack_root_logger=False covers the rest).
         logsetup.configure_logging(settings.log, service)
-        # Celery logs "received" and "succeeded" for every task; our own lines (attempt
-        # started, completed) say the same with the correlation id, type and attempt, so the
-        # duplicates only cost a JSON line each. Warnings and errors still come through.
+        # Celery logs "received" and "succeeded" for every task; our own line (each attempt's
+        # outcome) says the same with the correlation id, type and attempt, so the duplicates
+        # only cost a JSON line each. Warnings and errors still come through.
         for name in ("celery.worker.strategy", "celery.app.trace"):
             logging.getLogger(name).setLevel(logging.WARNING)
 
