@@ -11,14 +11,14 @@ import sqlalchemy as sa
 import sqlalchemy.exc
 from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded
-from redis import Redis
 
 from celery_tasks import metrics
+from celery_tasks.attempt_lock import release, take_lock
 from celery_tasks.backoff import retry_delay_s
 from celery_tasks.errors import HandlerTimeoutError, RetryableError
 from celery_tasks.lease import LeaseKeeper
 from celery_tasks.names import EXECUTE_TASK
-from celery_tasks.ownership import break_lock_of_dead_owner, lock_token, owner_id
+from celery_tasks.ownership import lock_token, owner_id
 from celery_tasks.registry import HandlerContext, Registry
 from celery_tasks.runtime import WorkerResources
 from celery_tasks.settle import Early, durable, settle
@@ -51,35 +51,6 @@ RETRYABLE_HANDLER_ERRORS: tuple[type[BaseException], ...] = (
 MAX_ERROR_CHARS = 2000
 AnyTask: TypeAlias = "Task[Any, Any]"
 T = TypeVar("T")
-
-
-def release(lock: Any, task_id: uuid.UUID) -> None:
-    """Release an attempt's Redis lock, if it is still this delivery's."""
-    try:
-        lock.release()
-    except redis.exceptions.LockError:
-        # The lock expired while the attempt ran; the database fence already decided whether
-        # its outcome counted, so this is worth a warning, not a retry.
-        log.warning("lock of task %s had expired before release", task_id)
-
-
-def take_lock(client: Redis, lock: Any, name: str, token: str) -> bool:
-    """Acquire an attempt's lock `name` with `token`.
-
-    The lock client tries a command once more on a new connection (runtime.py), so a SET whose
-    reply was lost may have set the lock already: finding its own token, the delivery holds it.
-    A lock whose holder died on this host is broken and taken.
-    """
-    if lock.acquire(token=token):
-        return True
-    encoded = token.encode()
-    if client.get(name) == encoded:
-        lock.local.token = encoded
-        return True
-    if break_lock_of_dead_owner(client, name):
-        log.warning("%s: lock holder died on this host; lock broken", name)
-        return bool(lock.acquire(token=token))
-    return False
 
 
 def error_text(exc: BaseException) -> str:

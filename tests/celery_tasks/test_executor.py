@@ -18,7 +18,8 @@ import redis
 import sqlalchemy as sa
 from celery.exceptions import Retry, SoftTimeLimitExceeded
 
-from celery_tasks.execute import Executor, outcome_text, take_lock
+from celery_tasks.attempt_lock import take_lock
+from celery_tasks.execute import Executor, outcome_text
 from celery_tasks.ownership import owner_for
 from celery_tasks.registry import HandlerContext, Registry
 from celery_tasks.runtime import WorkerResources
