@@ -26,7 +26,7 @@ and its database fence drop the repeat (counted as a duplicate delivery).
 """
 
 import logging
-from collections import deque
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from time import time
@@ -52,9 +52,8 @@ class QoS(kombu_redis.QoS):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
-        # A deque: Celery acks on the event loop's thread, but kombu allows acks from others,
-        # and popleft/append are atomic where swapping a list is not.
-        self._pending_acks: deque[str] = deque()
+        # Only the event loop's thread defers its acks (see `ack`), so these need no lock.
+        self._pending_acks: list[str] = []
         self._ack_timer: Any = None
 
     def append(self, message: Any, delivery_tag: str) -> None:
@@ -73,15 +72,18 @@ class QoS(kombu_redis.QoS):
         except BaseException:
             # A MULTI runs whole or not at all; the acks wait for the next pipeline (removing
             # them twice, had this one run before its reply was lost, does no harm).
-            self._pending_acks.extendleft(reversed(tags))
+            self._pending_acks[:0] = tags
             raise
         virtual.QoS.append(self, message, delivery_tag)  # type: ignore[no-untyped-call]
 
     def ack(self, delivery_tag: str) -> None:
         """Acknowledge now; remove the message from Redis with the next delivery, or soon."""
-        hub = getattr(self.channel.connection, "ack_hub", None)
-        if hub is None:
-            # No event loop to flush later (a consumer draining events itself): as kombu does.
+        transport = self.channel.connection
+        hub = getattr(transport, "ack_hub", None)
+        if hub is None or threading.get_ident() != transport.ack_thread:
+            # No event loop to flush later (a consumer draining events itself), or an ack from
+            # another thread (a pool other than prefork), where the loop's timers are not safe
+            # to touch: as kombu does.
             super().ack(delivery_tag)  # type: ignore[no-untyped-call]
             return
         self._pending_acks.append(delivery_tag)
@@ -112,13 +114,7 @@ class QoS(kombu_redis.QoS):
         return super().restore_unacked_once(stderr)  # type: ignore[no-untyped-call]
 
     def _take_pending_acks(self) -> list[str]:
-        pending = self._pending_acks
-        tags = []
-        while pending:
-            try:
-                tags.append(pending.popleft())
-            except IndexError:
-                break
+        tags, self._pending_acks = self._pending_acks, []
         return tags
 
 
@@ -150,9 +146,11 @@ class Transport(kombu_redis.Transport):
 
     Channel = Channel
     ack_hub: Any = None
+    ack_thread: int | None = None
 
     def register_with_event_loop(self, connection: Any, loop: Any) -> None:
         self.ack_hub = loop
+        self.ack_thread = threading.get_ident()
         super().register_with_event_loop(connection, loop)  # type: ignore[no-untyped-call]
 
 

@@ -2,6 +2,7 @@
 synchronous commands, the same messages, the same acknowledgements (the unacked index emptied)
 as kombu's own transport, and a fresh client once kombu drops the channel's pool."""
 
+import threading
 import time
 import uuid
 
@@ -82,9 +83,21 @@ def test_messages_and_late_acks_go_through_as_with_kombus_transport(test_broker)
     assert test_broker.zcard("unacked_index") == 0
 
 
-def _drain(conn, received: list, count: int) -> None:
-    while len(received) < count:
-        conn.drain_events(timeout=10)
+class Received:
+    """A consumer callback keeping each message and the task id of its body."""
+
+    def __init__(self) -> None:
+        self.bodies: list[str] = []
+        self.messages: list = []
+
+    def __call__(self, body, message) -> None:
+        self.bodies.append(body[0][0])
+        self.messages.append(message)
+
+    def drain(self, conn, count: int) -> list:
+        while len(self.messages) < count:
+            conn.drain_events(timeout=10)
+        return self.messages
 
 
 def test_an_ack_leaves_redis_with_the_next_delivery_or_after_its_flush_delay(test_broker):
@@ -92,13 +105,7 @@ def test_an_ack_leaves_redis_with_the_next_delivery_or_after_its_flush_delay(tes
     sent = [str(uuid.uuid4()) for _ in range(3)]
     for task_id in sent:
         send_execute(app, task_id, "echo")
-    messages: list = []
-    bodies: list = []
-
-    def on_message(body, message) -> None:
-        bodies.append(body[0][0])
-        messages.append(message)
-
+    received = Received()
     hub = Hub()  # type: ignore[no-untyped-call]
     try:
         with app.connection_for_read() as conn:
@@ -106,13 +113,13 @@ def test_an_ack_leaves_redis_with_the_next_delivery_or_after_its_flush_delay(tes
             conn.transport.register_with_event_loop(conn.connection, hub)
             assert conn.transport.ack_hub is hub
             queue = app.amqp.queues[TASKS_QUEUE]
-            with Consumer(conn, queues=[queue], callbacks=[on_message]):
-                _drain(conn, messages, 1)
+            with Consumer(conn, queues=[queue], callbacks=[received]):
+                messages = received.drain(conn, 1)
                 messages[0].ack()
                 # Acknowledged for kombu at once, still in Redis until the next pipeline.
                 assert conn.default_channel.qos.can_consume()
                 assert test_broker.hlen("unacked") == 1
-                _drain(conn, messages, 2)
+                received.drain(conn, 2)
                 # The second delivery's pipeline removed the first and recorded the second.
                 assert test_broker.hkeys("unacked") == [messages[1].delivery_tag.encode()]
                 messages[1].ack()
@@ -122,14 +129,14 @@ def test_an_ack_leaves_redis_with_the_next_delivery_or_after_its_flush_delay(tes
                 assert test_broker.hlen("unacked") == 0
                 assert test_broker.zcard("unacked_index") == 0
                 # An ack still waiting when the channel closes leaves Redis then.
-                _drain(conn, messages, 3)
+                received.drain(conn, 3)
                 messages[2].ack()
                 assert test_broker.hlen("unacked") == 1
     finally:
         hub.close()  # type: ignore[no-untyped-call]
     assert test_broker.hlen("unacked") == 0
     assert test_broker.zcard("unacked_index") == 0
-    assert bodies == sent
+    assert received.bodies == sent
 
 
 def test_acks_a_dead_worker_left_waiting_are_restored_by_kombu_after_the_timeout(test_broker):
@@ -138,19 +145,13 @@ def test_acks_a_dead_worker_left_waiting_are_restored_by_kombu_after_the_timeout
     app = make_celery(BROKER)
     task_id = str(uuid.uuid4())
     send_execute(app, task_id, "echo")
-    bodies: list = []
-    messages: list = []
-
-    def on_message(body, message) -> None:
-        bodies.append(body[0][0])
-        messages.append(message)
-
+    received = Received()
     queue = app.amqp.queues[TASKS_QUEUE]
     hub = Hub()  # type: ignore[no-untyped-call]
     conn = app.connection_for_read()
     conn.transport.register_with_event_loop(conn.connection, hub)
-    with Consumer(conn, queues=[queue], callbacks=[on_message]):
-        _drain(conn, messages, 1)
+    with Consumer(conn, queues=[queue], callbacks=[received]):
+        messages = received.drain(conn, 1)
         messages[0].ack()
         qos = conn.default_channel.qos
         # As if the process died here: neither the flush nor the close runs.
@@ -164,7 +165,27 @@ def test_acks_a_dead_worker_left_waiting_are_restored_by_kombu_after_the_timeout
         qos.visibility_timeout = 0
         qos.restore_visible(num=10, interval=1)
         assert test_broker.hlen("unacked") == 0
-        with Consumer(other, queues=[queue], callbacks=[on_message]):
-            _drain(other, messages, 2)
-            messages[1].ack()
-    assert bodies == [task_id, task_id]
+        with Consumer(other, queues=[queue], callbacks=[received]):
+            received.drain(other, 2)[1].ack()
+    assert received.bodies == [task_id, task_id]
+
+
+def test_an_ack_from_another_thread_than_the_loops_leaves_redis_at_once(test_broker):
+    # The event loop's timers are not safe to touch from another thread (a threads pool).
+    app = make_celery(BROKER)
+    send_execute(app, str(uuid.uuid4()), "echo")
+    received = Received()
+    hub = Hub()  # type: ignore[no-untyped-call]
+    try:
+        with app.connection_for_read() as conn:
+            conn.transport.register_with_event_loop(conn.connection, hub)
+            queue = app.amqp.queues[TASKS_QUEUE]
+            with Consumer(conn, queues=[queue], callbacks=[received]):
+                message = received.drain(conn, 1)[0]
+                acker = threading.Thread(target=message.ack)
+                acker.start()
+                acker.join()
+                assert test_broker.hlen("unacked") == 0
+                assert conn.default_channel.qos._pending_acks == []
+    finally:
+        hub.close()  # type: ignore[no-untyped-call]
