@@ -78,6 +78,17 @@ class TaskState:
 # owner die and names its token (`takeover`, NULL otherwise: NULL never equals a token). The
 # status test is wrapped in `IS TRUE` so the plan looks the row up by key (db/models.py,
 # `status_in`, says why).
+#
+# The claim commits asynchronously (`set_config(..., true)` lasts only its own transaction): it
+# does not wait for its WAL to reach the disk, which took one of the two WAL flushes per task,
+# about 0.1 ms of PostgreSQL's CPU and 0.1 ms of the replica's per task (docs/capacity.md). A
+# crash of PostgreSQL can only lose a claim younger than the WAL writer's delay (at most
+# 3 x `wal_writer_delay`), and only with nothing that read it: any later synchronous commit,
+# the completion's first, flushes the WAL up to itself, the claim's included. A lost claim is a
+# task back in its state before the attempt, which the fence treats as a lost worker: the
+# attempt's completion is refused, and the reconciler or a redelivery runs it again. So the
+# outcome is still recorded once, and only a handler that ran in that window may run twice, as
+# after a crash of its worker. A clean stop or restart of PostgreSQL flushes everything.
 CLAIM_SQL = """
     WITH claimed AS (
         UPDATE tasks SET status = 'PROCESSING', attempts = attempts + 1,
@@ -101,12 +112,13 @@ CLAIM_SQL = """
         UPDATE task_attempts a SET finished_at = now(), outcome = 'lost',
             duration_s = extract(epoch FROM now() - a.started_at)
         FROM claimed
-        WHERE a.task_id = claimed.id AND a.task_created_at = claimed.created_at
+        WHERE a.task_id = claimed.id AND a.task_created_at = %(created_at)s
             AND (a.run, a.attempt) < (claimed.redrive_count, claimed.attempts)
             AND a.outcome = 'running'
         RETURNING a.attempt
     )
-    SELECT type, payload, attempts, max_attempts, correlation_id, priority, redrive_count
+    SELECT type, payload, attempts, max_attempts, correlation_id, priority, redrive_count,
+        set_config('synchronous_commit', 'off', true)
     FROM claimed
 """
 
@@ -137,7 +149,7 @@ def claim_task(
     row = fetch_one(conn, CLAIM_SQL, params)
     if row is None:
         return None
-    task_type, payload, attempt, max_attempts, correlation_id, priority, redrive_count = row
+    task_type, payload, attempt, max_attempts, correlation_id, priority, redrive_count, _ = row
     return Claim(
         task_id=task_id,
         created_at=created_at,

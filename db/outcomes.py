@@ -42,7 +42,7 @@ COMPLETE_SQL = """
         UPDATE task_attempts a SET outcome = 'completed', finished_at = now(),
             duration_s = extract(epoch FROM now() - a.started_at)
         FROM done
-        WHERE a.task_id = done.id AND a.task_created_at = done.created_at
+        WHERE a.task_id = done.id AND a.task_created_at = %(created_at)s
             AND a.outcome = 'running'
         RETURNING a.attempt
     ), deliveries AS (

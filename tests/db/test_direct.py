@@ -117,6 +117,9 @@ def test_the_completions_generic_plan_finds_the_row_by_its_key(engine, direct, c
     args = ", ".join(f"'{values[n]}'" for n in names)
     with engine.connect() as conn:
         conn.execute(sa.text("SET plan_cache_mode = force_generic_plan"))
+        # This database's month holds a few hundred rows at most, and once analysed a sequential
+        # scan is the cheaper plan: without it the planner must choose between the indexes.
+        conn.execute(sa.text("SET enable_seqscan = off"))
         conn.exec_driver_sql(f"PREPARE complete_probe AS {numbered}")
         plan = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) EXECUTE complete_probe({args})")
         used = _index_names(plan.scalar_one())
@@ -166,3 +169,28 @@ def test_a_statement_that_fails_on_its_data_keeps_the_connection(direct):
         direct.fetch_one("SELECT 1 / %(zero)s", {"zero": 0})
     # The error is the statement's, not the connection's: the same session answers next.
     assert direct.fetch_one("SELECT pg_backend_pid()", {}) == first
+
+
+def _synchronous_commit(conn: sa.Connection) -> str:
+    return str(conn.execute(sa.text("SELECT current_setting('synchronous_commit')")).scalar())
+
+
+def test_the_claim_commits_asynchronously_and_nothing_after_it_does(engine, direct, clean_outbox):
+    # On the direct connection: the claim's own transaction set it off, and it ended with it,
+    # so the completion that follows on the same session commits synchronously.
+    claim = claim_task(direct, _new_task(engine), 30, OWNER)
+    assert claim is not None
+    setting = "SELECT current_setting('synchronous_commit')"
+    assert direct.fetch_one(setting, {}) == ("on",)
+    assert complete_task(direct, claim, {"ok": True}, {"effect": 1})
+    # Inside a transaction (a takeover, celery_tasks/settle.py): off until that transaction ends.
+    task_id = _new_task(engine)
+    with engine.connect() as conn:
+        with conn.begin():
+            assert _synchronous_commit(conn) == "on"
+            assert claim_task(conn, task_id, 30, OWNER) is not None
+            assert _synchronous_commit(conn) == "off"
+        assert _synchronous_commit(conn) == "on"
+    # A claim that matched no row changes nothing, the setting included.
+    assert claim_task(direct, task_id, 30, OWNER) is None
+    assert direct.fetch_one(setting, {}) == ("on",)
