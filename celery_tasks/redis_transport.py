@@ -79,7 +79,7 @@ class QoS(kombu_redis.QoS):
     def ack(self, delivery_tag: str) -> None:
         """Acknowledge now; remove the message from Redis with the next delivery, or soon."""
         transport = self.channel.connection
-        hub = getattr(transport, "ack_hub", None)
+        hub = transport.ack_hub
         if hub is None or threading.get_ident() != transport.ack_thread:
             # No event loop to flush later (a consumer draining events itself), or an ack from
             # another thread (a pool other than prefork), where the loop's timers are not safe

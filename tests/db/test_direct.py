@@ -171,8 +171,11 @@ def test_a_statement_that_fails_on_its_data_keeps_the_connection(direct):
     assert direct.fetch_one("SELECT pg_backend_pid()", {}) == first
 
 
+SYNCHRONOUS_COMMIT = "SELECT current_setting('synchronous_commit')"
+
+
 def _synchronous_commit(conn: sa.Connection) -> str:
-    return str(conn.execute(sa.text("SELECT current_setting('synchronous_commit')")).scalar())
+    return str(conn.execute(sa.text(SYNCHRONOUS_COMMIT)).scalar())
 
 
 def test_the_claim_commits_asynchronously_and_nothing_after_it_does(engine, direct, clean_outbox):
@@ -180,8 +183,7 @@ def test_the_claim_commits_asynchronously_and_nothing_after_it_does(engine, dire
     # so the completion that follows on the same session commits synchronously.
     claim = claim_task(direct, _new_task(engine), 30, OWNER)
     assert claim is not None
-    setting = "SELECT current_setting('synchronous_commit')"
-    assert direct.fetch_one(setting, {}) == ("on",)
+    assert direct.fetch_one(SYNCHRONOUS_COMMIT, {}) == ("on",)
     assert complete_task(direct, claim, {"ok": True}, {"effect": 1})
     # Inside a transaction (a takeover, celery_tasks/settle.py): off until that transaction ends.
     task_id = _new_task(engine)
@@ -193,4 +195,4 @@ def test_the_claim_commits_asynchronously_and_nothing_after_it_does(engine, dire
         assert _synchronous_commit(conn) == "on"
     # A claim that matched no row changes nothing, the setting included.
     assert claim_task(direct, task_id, 30, OWNER) is None
-    assert direct.fetch_one(setting, {}) == ("on",)
+    assert direct.fetch_one(SYNCHRONOUS_COMMIT, {}) == ("on",)
