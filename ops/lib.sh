@@ -203,6 +203,8 @@ start_daemon() {
     (
         cd "$REPO" || exit 1
         close_extra_fds
+        # START_CPU_GROUP (the caller's, for this call only): the cpu group the daemon runs in.
+        [[ -z ${START_CPU_GROUP:-} ]] || cpu_group_enter "$START_CPU_GROUP"
         # setsid execs in place here: a background subshell of a script is never a process
         # group leader, so $! below is the daemon's own pid and its session and group id.
         exec setsid nohup "$@" </dev/null >>"$LOG_DIR/$name.log" 2>&1
@@ -220,8 +222,8 @@ start_daemon() {
 # is changed, so a caller's terminal session is never touched; a no-op without autogroup.
 # It reaches the processes of that session only: PostgreSQL makes every process it forks a
 # session leader of its own (the replica's startup process and WAL receiver included), so for
-# the replica it ranks the postmaster alone (docs/capacity.md, "fourth" update, measured a
-# cgroup around all of them and left it out: it did not move the bench's ratios).
+# the replica it ranks the postmaster alone; the cpu groups (ops/cpu_groups.sh), where the
+# machine has them, reach every process of a cluster.
 session_nice() {
     local pid=$1 niceness=$2 sid
     [[ -w /proc/$pid/autogroup ]] || return 0
@@ -278,3 +280,6 @@ stop_daemon() {
         wait_port_closed "$port" 15 || die "port $port still open after stopping $name"
     done
 }
+
+# shellcheck source=ops/cpu_groups.sh
+source "$REPO/ops/cpu_groups.sh"

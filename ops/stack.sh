@@ -171,6 +171,7 @@ run_taskctl() {
 
 cmd_infra() {
     prepare_dirs
+    cpu_groups_report
     ensure_debian_packages
     ensure_venv
     ensure_kafka_jars

@@ -213,7 +213,10 @@ instance_env() {
     # instead of every process slowing the others down alike; BACKGROUND_NICE=0 turns it off.
     relay | bridge | worker | maintenance | beat | flower | prometheus)
         echo "STACK_NICE=$BACKGROUND_NICE"
+        echo "STACK_CPU_GROUP=background"
         ;;
+    # ... and where this machine has cpu groups, in a lighter one than the API (ops/cpu_groups.sh).
+    api) echo "STACK_CPU_GROUP=api" ;;
     esac
 }
 

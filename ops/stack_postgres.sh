@@ -127,16 +127,18 @@ pg_start() {
     ensure_port_free 5432 postgres
     [[ -s $PGDATA/PG_VERSION ]] || pg_initdb
     pg_configure
-    pg_ctl_start postgres "$PGDATA" "$PG_LOG" 5432
+    # The primary answers the API's submits: it runs in a heavy cpu group (ops/cpu_groups.sh).
+    pg_ctl_start postgres "$PGDATA" "$PG_LOG" 5432 0 database
 }
 
-# pg_ctl_start NAME DATA_DIR LOG PORT [NICENESS]: start one cluster and wait until it listens;
-# every process of the cluster inherits NICENESS (0 when not given).
+# pg_ctl_start NAME DATA_DIR LOG PORT [NICENESS [CPU_GROUP]]: start one cluster and wait until it
+# listens; every process of the cluster inherits NICENESS (0 when not given) and CPU_GROUP.
 pg_ctl_start() {
-    local name=$1 data=$2 logfile=$3 port=$4 niceness=${5:-0}
+    local name=$1 data=$2 logfile=$3 port=$4 niceness=${5:-0} group=${6:-}
     log "starting $name"
     if ! (
         close_extra_fds
+        [[ -z $group ]] || cpu_group_enter "$group"
         pg_as nice -n "$niceness" \
             "$PG_BIN/pg_ctl" -D "$data" -l "$logfile" -w -t 60 start >/dev/null
     ); then
@@ -265,7 +267,7 @@ replica_start() {
     # No submit waits for the replica (the API writes to the primary, and looks a task the
     # replica has not replayed yet up on the primary), so it replays at the background priority;
     # lists and searches show its view, older while a long burst keeps it behind (README).
-    pg_ctl_start replica "$REPLICA_DATA" "$REPLICA_LOG" "$REPLICA_PORT" "$BACKGROUND_NICE"
+    pg_ctl_start replica "$REPLICA_DATA" "$REPLICA_LOG" "$REPLICA_PORT" "$BACKGROUND_NICE" background
     # The postmaster's session only: each process it forks leads a session of its own (lib.sh).
     if pid=$(replica_pid); then
         session_nice "$pid" "$BACKGROUND_NICE"

@@ -34,6 +34,7 @@ mapfile -d '' vars <"$env_file"
 niceness=0
 for var in "${vars[@]}"; do
     [[ $var != STACK_NICE=* ]] || niceness=${var#*=}
+    [[ $var != STACK_CPU_GROUP=* ]] || cpu_group_enter "${var#*=}"
     if [[ $var == PROMETHEUS_MULTIPROC_DIR=* ]]; then
         # Files of a previous life would add old samples to the new ones, and counters would
         # never restart at zero (prometheus_client's multiprocess mode).

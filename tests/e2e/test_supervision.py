@@ -128,3 +128,54 @@ def _autogroup_niceness(pid: int) -> int | None:
         return None
     # "/autogroup-6671 nice 19"
     return int(line.split()[-1])
+
+
+def _cpu_cgroup(pid: int) -> str:
+    """PID's path in the cpu controller's hierarchy (cgroup v1), else in the unified one."""
+    unified = ""
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if "cpu" in controllers.split(","):
+            return path
+        if controllers == "":
+            unified = path
+    return unified
+
+
+def _children(pid: int) -> list[int]:
+    # pgrep exits 1 when PID has no children.
+    found = subprocess.run(["pgrep", "-P", str(pid)], check=False, capture_output=True, text=True)
+    return [int(p) for p in found.stdout.split()]
+
+
+def test_the_api_and_the_database_run_in_heavy_cpu_groups_and_the_drain_in_a_light_one():
+    # ops/cpu_groups.sh: only root can make cpu groups.
+    if os.geteuid() != 0 or os.environ.get("CPU_GROUPS") == "0":
+        pytest.skip("the stack makes cpu groups only as root, and not with CPU_GROUPS=0")
+    if (
+        not Path("/sys/fs/cgroup/cpu/cpu.shares").exists()
+        and not Path("/sys/fs/cgroup/cgroup.controllers").exists()
+    ):
+        pytest.skip("no cpu cgroup controller on this machine")
+    daemons = _daemon_pids()
+    wanted = {pid: "api" for pid in [running_pid("api"), *_children(running_pid("api"))]}
+    # The postmaster and what it forks: the backends, the WAL writer, the WAL sender.
+    wanted |= {pid: "database" for pid in [daemons["postgres"], *_children(daemons["postgres"])]}
+    background = [running_pid(name) for name in PROCESSES[1:]]
+    background += [daemons["kafka"], daemons["replica"], *_children(daemons["replica"])]
+    background += _children(running_pid("worker"))  # the worker's pool
+    wanted |= {pid: "background" for pid in background}
+    assert len(wanted) > len(PROCESSES) + 6
+    for pid, group in wanted.items():
+        assert _cpu_cgroup(pid).endswith(f"/taskservice-{group}"), (pid, group, _cpu_cgroup(pid))
+    # Redis serves both sides: it stays in the group the stack was started in.
+    assert "/taskservice-" not in _cpu_cgroup(daemons["redis"])
+    # The weights: cpu.shares (cgroup v1) or cpu.weight (v2) of each group.
+    root, knob = Path("/sys/fs/cgroup/cpu"), "cpu.shares"
+    if not (root / knob).exists():
+        root, knob = Path("/sys/fs/cgroup"), "cpu.weight"
+    weight = {
+        group: int((root / _cpu_cgroup(pid).lstrip("/") / knob).read_text())
+        for pid, group in wanted.items()
+    }
+    assert weight["background"] * 100 <= min(weight["api"], weight["database"]), weight
