@@ -10,10 +10,10 @@
 # included, weighed as much as all the API's threads together, and the niced processes sharing
 # the API's session ran on its group's weight whenever the API waited on PostgreSQL. A cgroup
 # ignores sessions: with the API and the primary in heavy groups and the drain in a light one,
-# the API kept 1.0-1.1 cores while the stack drained its submits, against 0.75-0.8 with niceness
-# alone (docs/capacity.md, "eighth" update). The drain still takes every cycle the API and the
-# database leave, so it catches up as soon as a burst ends. The database has a group of its own
-# so that inside it a backend competes with backends only, not with the API's threads.
+# the API kept 0.99-1.09 cores while the stack drained its submits, against 0.72-0.78 with
+# niceness alone (docs/capacity.md, "eighth" update). The drain still takes every cycle the API
+# and the database leave, so it catches up as soon as a burst ends. The database has a group of
+# its own so that inside it a backend competes with backends only, not with the API's threads.
 #
 # The same split as Kubernetes' CPU requests (cpu.shares/cpu.weight per pod), on one machine.
 # Only root may create cgroups: elsewhere, or with CPU_GROUPS=0, the functions do nothing and the
