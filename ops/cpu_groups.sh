@@ -75,9 +75,11 @@ cpu_group_enter() {
 # Prints one line saying whether the stack runs in cpu groups, for `make up`.
 cpu_groups_report() {
     local api db bg
-    if api=$(cpu_group_dir api) && db=$(cpu_group_dir database) && bg=$(cpu_group_dir background); then
+    if api=$(cpu_group_dir api) && db=$(cpu_group_dir database) &&
+        bg=$(cpu_group_dir background); then
         log "cpu groups: $api, $db (the primary PostgreSQL), $bg (the drain, Kafka, the replica)"
     else
-        log "cpu groups: off (needs root and a writable cpu cgroup; CPU_GROUPS=${CPU_GROUPS:-1}); niceness only"
+        log "cpu groups: off (they need root and a writable cpu cgroup;" \
+            "CPU_GROUPS=${CPU_GROUPS:-1}): niceness only"
     fi
 }

@@ -71,7 +71,8 @@ kafka_start() {
     fi
     # Only the relay and the bridge talk to Kafka, and both run behind the API (ops/stack_apps.sh,
     # BACKGROUND_NICE, ops/cpu_groups.sh): the broker that serves them does too.
-    START_CPU_GROUP=background start_daemon kafka kafka.Kafka nice -n "$BACKGROUND_NICE" java -Xms256m -Xmx1g \
+    START_CPU_GROUP=background start_daemon kafka kafka.Kafka \
+        nice -n "$BACKGROUND_NICE" java -Xms256m -Xmx1g \
         -Dlog4j2.configurationFile="$KAFKA_HOME/log4j2.properties" \
         -cp "$KAFKA_HOME/libs/*" kafka.Kafka "$props"
     if ! wait_for_port 9092 60 "$STARTED_PID"; then

@@ -267,7 +267,8 @@ replica_start() {
     # No submit waits for the replica (the API writes to the primary, and looks a task the
     # replica has not replayed yet up on the primary), so it replays at the background priority;
     # lists and searches show its view, older while a long burst keeps it behind (README).
-    pg_ctl_start replica "$REPLICA_DATA" "$REPLICA_LOG" "$REPLICA_PORT" "$BACKGROUND_NICE" background
+    pg_ctl_start replica "$REPLICA_DATA" "$REPLICA_LOG" "$REPLICA_PORT" \
+        "$BACKGROUND_NICE" background
     # The postmaster's session only: each process it forks leads a session of its own (lib.sh).
     if pid=$(replica_pid); then
         session_nice "$pid" "$BACKGROUND_NICE"
