@@ -53,10 +53,16 @@ def dlt_row(task: dict[str, Any]) -> dict[str, Any]:
 
 def enqueue(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Write outbox rows in the caller's transaction and wake the relay when it commits."""
-    if not rows:
-        return
-    conn.execute(sa.insert(o), list(rows))
-    notify(conn)
+    if rows:
+        write(conn, rows)
+        notify(conn)
+
+
+def write(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Write outbox rows in the caller's transaction; the caller wakes the relay after the
+    commit (the API's submits, db/wakeup.py)."""
+    if rows:
+        conn.execute(sa.insert(o), list(rows))
 
 
 def notify(conn: sa.Connection) -> None:

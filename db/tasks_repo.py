@@ -13,7 +13,6 @@ from db import outbox
 from db.direct import Connection, fetch_one
 from db.ids import created_at_of, uuid7
 from db.models import TaskStatus, tasks_table
-from db.topics import OUTBOX_CHANNEL
 
 
 @dataclass(frozen=True)
@@ -43,10 +42,12 @@ class InsertedTask:
 
 
 def insert_tasks(conn: Connection, new_tasks: Sequence[NewTask]) -> list[InsertedTask]:
-    """Insert tasks and, for those due now, their outbox rows; notify the relay once.
+    """Insert tasks and, for those due now, their outbox rows.
 
     One task is one statement, atomic on its own, on either kind of connection (the API runs
     single submits on a direct one, db/direct.py); several need the caller's transaction.
+    Nothing here wakes the relay: the caller rings a `RelayWakeup` once its transaction has
+    committed (db/wakeup.py says why not a NOTIFY inside it).
     """
     now = datetime.now(UTC)
     task_rows: list[dict[str, Any]] = []
@@ -91,7 +92,7 @@ def insert_tasks(conn: Connection, new_tasks: Sequence[NewTask]) -> list[Inserte
         # Many rows: executemany's batched VALUES beat one huge statement, whose thousand
         # parameters SQLAlchemy would compile anew for every batch size.
         conn.execute(sa.insert(tasks_table), task_rows)
-        outbox.enqueue(conn, outbox_rows)
+        outbox.write(conn, outbox_rows)
     elif task_rows:
         raise TypeError("several tasks need a SQLAlchemy transaction, not a direct connection")
     return inserted
@@ -119,8 +120,8 @@ TASK_COLUMNS = (
 OUTBOX_COLUMNS = ("topic", "key", "value", "headers")
 
 
-# A task, its outbox row and the relay's wake-up as one statement: one round trip instead of
-# five (BEGIN, two INSERTs, NOTIFY, COMMIT), and atomic on its own (data-modifying CTEs run in
+# A task and its outbox row as one statement: one round trip instead of four (BEGIN, two
+# INSERTs, COMMIT), and atomic on its own (data-modifying CTEs run in
 # the statement's snapshot, all or nothing), so the API sends it outside a transaction. Written
 # for the driver, so the API's direct connection prepares it once and runs it without
 # SQLAlchemy's execution (db/direct.py); the columns are TASK_COLUMNS and OUTBOX_COLUMNS.
@@ -134,10 +135,9 @@ _NEW_TASK = """
         %(t_redrive_count)s, %(t_cancel_requested)s, %(t_redispatches)s)
 """
 ONE_TASK_SQL = (
-    "WITH new_task AS (" + _NEW_TASK + " RETURNING id), queued AS ("
+    "WITH new_task AS (" + _NEW_TASK + " RETURNING id) "
     "INSERT INTO outbox (topic, key, value, headers) "
-    "VALUES (%(o_topic)s, %(o_key)s, %(o_value)s, %(o_headers)s) RETURNING id) "
-    "SELECT pg_notify('" + OUTBOX_CHANNEL + "', '')"
+    "VALUES (%(o_topic)s, %(o_key)s, %(o_value)s, %(o_headers)s)"
 )
 ONE_SCHEDULED_TASK_SQL = _NEW_TASK
 # Columns the driver must be told are JSON (a dict or list alone would not say which type).

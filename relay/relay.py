@@ -1,6 +1,7 @@
 """The relay's work: claim a batch of outbox rows, produce them, delete what Kafka took.
 
-It wakes on NOTIFY (sent by every transaction that writes the outbox) and on a periodic sweep,
+It wakes on NOTIFY (sent by each transaction that writes the outbox, or right after it commits:
+the API's submits, db/wakeup.py) and on a periodic sweep,
 claims rows `FOR UPDATE SKIP LOCKED`, produces them with the idempotent producer, waits for every
 delivery report, and deletes only the rows Kafka acknowledged, all in the claiming transaction.
 Several relays may run at once.

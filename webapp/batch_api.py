@@ -1,4 +1,4 @@
-"""`POST /api/tasks/batch`: many tasks in one transaction (one multi-row insert, one NOTIFY)."""
+"""`POST /api/tasks/batch`: many tasks in one transaction (one multi-row insert per table)."""
 
 from typing import Any
 
@@ -78,6 +78,7 @@ def submit_batch() -> tuple[Response, int]:
             key=key,
             fingerprint=idempotency.request_hash("batch", body) if key else "",
             ttl_s=svc.settings.idempotency_ttl_s,
+            wake_relay=svc.relay_wakeup.ring,
             direct=direct,
         )
     if isinstance(outcome, idempotency.Replayed):

@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ from flask import request
 from db.direct import DirectConnection
 from db.engine import Engines
 from db.idempotency import claim_key, find_key
+from db.models import TaskStatus
 from db.tasks_repo import InsertedTask, NewTask, insert_tasks
 from webapp.errors import BadRequestError, ConflictError
 
@@ -79,14 +80,39 @@ def create_tasks(
     key: str | None,
     fingerprint: str,
     ttl_s: float,
+    wake_relay: Callable[[], None],
     direct: DirectConnection | None = None,
 ) -> Created | Replayed:
     """Insert the tasks, or return the ones an earlier request with this key created.
 
     `fingerprint` (request_hash) is only read when there is a key; callers pass "" otherwise.
     A single task without a key goes through `direct` when given (one statement, no
-    transaction needed).
+    transaction needed). `wake_relay` is called once the new tasks' outbox rows committed.
     """
+    outcome = _create(
+        engines,
+        new_tasks,
+        tenant=tenant,
+        key=key,
+        fingerprint=fingerprint,
+        ttl_s=ttl_s,
+        direct=direct,
+    )
+    if isinstance(outcome, Created) and any(t.status is TaskStatus.PENDING for t in outcome.tasks):
+        wake_relay()
+    return outcome
+
+
+def _create(
+    engines: Engines,
+    new_tasks: Sequence[NewTask],
+    *,
+    tenant: str | None,
+    key: str | None,
+    fingerprint: str,
+    ttl_s: float,
+    direct: DirectConnection | None,
+) -> Created | Replayed:
     if key is None and len(new_tasks) == 1 and direct is not None:
         # One task is one statement, atomic on its own: no BEGIN and COMMIT round trips.
         return Created(insert_tasks(direct, new_tasks))

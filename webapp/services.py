@@ -13,6 +13,7 @@ from celery_tasks.catalog import Catalog
 from db.direct import DirectConnection
 from db.engine import Engines, make_engines
 from db.topics import make_admin
+from db.wakeup import RelayWakeup
 from webapp.settings import WebSettings
 
 EXTENSION = "taskservice"
@@ -21,7 +22,7 @@ IDLE_PING_S = 1.0
 
 
 class Services:
-    """Engines, Redis and the Kafka admin client of one API process."""
+    """Engines, Redis, the relay's wake-up and the Kafka admin client of one API process."""
 
     def __init__(self, settings: WebSettings, catalog: Catalog) -> None:
         self.settings = settings
@@ -32,6 +33,8 @@ class Services:
             settings.database_url, settings.database_replica_url, app_name="api"
         )
         self.redis = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        # Rung after each submit's commit; its thread and connection start at the first ring.
+        self.relay_wakeup = RelayWakeup(settings.database_url, app_name="api-wakeup")
         self._admin: AdminClient | None = None
         self._lock = threading.Lock()
         # Direct connections for single submits not in use now, the last returned on top.
@@ -82,6 +85,7 @@ class Services:
 
     def close(self) -> None:
         """Release pooled and direct connections (one in use is closed when it is put back)."""
+        self.relay_wakeup.close()
         self.engines.dispose()
         with self._lock:
             self._closed = True

@@ -71,6 +71,7 @@ def submit_task() -> tuple[Response, int, dict[str, str]]:
             key=key,
             fingerprint=idempotency.request_hash("task", body) if key else "",
             ttl_s=svc.settings.idempotency_ttl_s,
+            wake_relay=svc.relay_wakeup.ring,
             direct=direct,
         )
     if isinstance(outcome, idempotency.Replayed):

@@ -2,8 +2,8 @@
 
 The database `tasks_bench_base` is created on the stack's PostgreSQL, migrated with the
 service's Alembic migrations (same partitions, indexes and checks as `tasks`), used, and dropped.
-(b) is the API's submit transaction (INSERT a task row, INSERT its outbox row, pg_notify, commit)
-one task per transaction; (c) the same rows as one multi-row INSERT per table per 100 tasks.
+(b) is the API's submit transaction (INSERT a task row, INSERT its outbox row, commit) one task
+per transaction; (c) the same rows as one multi-row INSERT per table per 100 tasks.
 """
 
 from collections.abc import Iterator
@@ -18,7 +18,6 @@ from psycopg.types.json import Jsonb
 from db.ids import created_at_of, uuid7
 from db.migrate import upgrade
 from db.outbox import task_row
-from db.topics import OUTBOX_CHANNEL
 from load import Driver, LoopResult
 
 BASE_DATABASE = "tasks_bench_base"
@@ -105,13 +104,11 @@ def _writer(
 ) -> Driver[psycopg.Connection[Any]]:
     task_sql = _insert_sql("tasks", TASK_COLUMNS, batch)
     outbox_sql = _insert_sql("outbox", OUTBOX_COLUMNS, batch)
-    notify_sql = f"SELECT pg_notify('{OUTBOX_CHANNEL}', '')"
 
     def op(conn: psycopg.Connection[Any], _: int) -> None:
         tasks, outbox = _rows(batch, correlation_id)
         conn.execute(task_sql, [v for row in tasks for v in row])
         conn.execute(outbox_sql, [v for row in outbox for v in row])
-        conn.execute(notify_sql)
         conn.commit()
 
     return Driver(
@@ -123,7 +120,8 @@ def _writer(
 
 
 def api_transactions(url: str, *, threads: int, duration_s: float, max_tx: int) -> LoopResult:
-    """(b) one task + outbox row + NOTIFY per transaction from `threads` connections."""
+    """(b) one task + outbox row per transaction from `threads` connections. No NOTIFY: the
+    API wakes the relay after its commits, out of them (db/wakeup.py)."""
     driver = _writer(url, threads=threads, batch=1, correlation_id="bench-base-single")
     return driver.closed(duration_s, max_tx)
 

@@ -56,7 +56,7 @@ def _baselines(report: Report, r: Results) -> None:
     report.add(
         BASE,
         "base.pg_single",
-        f"bare psycopg, API tx (task+outbox+NOTIFY), 8 thr{_of(len(r.pg_single_rounds))}",
+        f"bare psycopg, API tx (task+outbox), 8 thr{_of(len(r.pg_single_rounds))}",
         pg_single.rate,
         "tasks/s",
     )

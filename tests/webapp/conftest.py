@@ -38,6 +38,7 @@ SUBMITTING_MODULES = frozenset(
         "test_openapi_fuzz",
         "test_operator_api",
         "test_ratelimit",
+        "test_relay_wakeup",
     }
 )
 
