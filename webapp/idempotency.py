@@ -89,37 +89,14 @@ def create_tasks(
     A single task without a key goes through `direct` when given (one statement, no
     transaction needed). `wake_relay` is called once the new tasks' outbox rows committed.
     """
-    outcome = _create(
-        engines,
-        new_tasks,
-        tenant=tenant,
-        key=key,
-        fingerprint=fingerprint,
-        ttl_s=ttl_s,
-        direct=direct,
-    )
-    if isinstance(outcome, Created) and any(t.status is TaskStatus.PENDING for t in outcome.tasks):
-        wake_relay()
-    return outcome
-
-
-def _create(
-    engines: Engines,
-    new_tasks: Sequence[NewTask],
-    *,
-    tenant: str | None,
-    key: str | None,
-    fingerprint: str,
-    ttl_s: float,
-    direct: DirectConnection | None,
-) -> Created | Replayed:
     if key is None and len(new_tasks) == 1 and direct is not None:
         # One task is one statement, atomic on its own: no BEGIN and COMMIT round trips.
-        return Created(insert_tasks(direct, new_tasks))
+        return _committed(insert_tasks(direct, new_tasks), wake_relay)
     engine = engines.primary
     if key is None:
         with engine.begin() as conn:
-            return Created(insert_tasks(conn, new_tasks))
+            inserted = insert_tasks(conn, new_tasks)
+        return _committed(inserted, wake_relay)
     keyed = [dataclasses.replace(t, idempotency_key=key) for t in new_tasks]
     namespace = tenant or ""
     # Two rounds: a key that expires between our insert and our read is taken over next time.
@@ -129,7 +106,7 @@ def _create(
                 inserted = insert_tasks(conn, keyed)
                 ids = [t.id for t in inserted]
                 _claim_or_roll_back(conn, namespace, key, fingerprint, ids, ttl_s)
-            return Created(inserted)
+            return _committed(inserted, wake_relay)
         except _KeyTakenError:
             pass
         with engine.connect() as conn:
@@ -143,3 +120,11 @@ def _create(
             )
         return Replayed(stored.task_ids)
     raise ConflictError(f"{HEADER} {key[:64]!r} is being reused too quickly; retry", header=HEADER)
+
+
+def _committed(inserted: list[InsertedTask], wake_relay: Callable[[], None]) -> Created:
+    """Tasks whose transaction has committed: wake the relay when some are due now (outside
+    the `with` that commits, so the relay's pass can see them)."""
+    if any(t.status is TaskStatus.PENDING for t in inserted):
+        wake_relay()
+    return Created(inserted)
